@@ -1,0 +1,123 @@
+"""The daemon-wide application object, shared by every connection on every transport.
+
+`open_app` owns the data directory (lock included) and, as they arrive, the store, swarm engine
+and neural runtime. Transports and tools reach daemon state only through `App`; the SDK's
+per-connection lifespan just hands out this one object.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import structlog
+
+from . import __version__
+from .config import Config
+from .datadir import DataDirLock, ensure_data_dir
+from .protocol import ServerIdentity
+
+__all__ = ("App", "Stopper", "TransportBook", "open_app", "SERVER_INSTRUCTIONS")
+
+log = structlog.get_logger("swarm_mcp.app")
+
+SERVER_INSTRUCTIONS = (
+    "swarm-mcp coordinates swarms of agents, trains FANN-compatible neural networks in JAX and keeps "
+    "a durable shared memory. Every tool computes its answer from the daemon's real state; errors say "
+    "what was wrong and which tool to call next. Start with features_detect to see what this host offers."
+)
+
+
+@dataclass
+class TransportBook:
+    """Which transports are serving, where, and how many connections each has now and in total."""
+
+    endpoints: dict[str, str] = field(default_factory=dict)
+    open_connections: dict[str, int] = field(default_factory=dict)
+    total_connections: dict[str, int] = field(default_factory=dict)
+
+    def serving(self, name: str, where: str) -> None:
+        self.endpoints[name] = where
+        self.open_connections.setdefault(name, 0)
+        self.total_connections.setdefault(name, 0)
+
+    def opened(self, name: str) -> None:
+        self.open_connections[name] = self.open_connections.get(name, 0) + 1
+        self.total_connections[name] = self.total_connections.get(name, 0) + 1
+
+    def closed(self, name: str) -> None:
+        self.open_connections[name] -= 1
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            name: {
+                "endpoint": where,
+                "open_connections": self.open_connections.get(name, 0),
+                "total_connections": self.total_connections.get(name, 0),
+            }
+            for name, where in self.endpoints.items()
+        }
+
+
+@dataclass
+class Stopper:
+    """The one graceful-stop request of the process: set by signals, stdin EOF or a test."""
+
+    event: anyio.Event = field(default_factory=anyio.Event)
+    reason: str | None = None
+
+    def request_stop(self, reason: str) -> None:
+        """Begin a graceful shutdown (idempotent): transports stop reading and settle in-flight work."""
+        if not self.event.is_set():
+            self.reason = reason
+            log.info("daemon_stopping", reason=reason)
+            self.event.set()
+
+
+@dataclass
+class App:
+    """Daemon state: configuration, identity, lifecycle and the subsystems."""
+
+    config: Config
+    identity: ServerIdentity
+    lock: DataDirLock
+    stopper: Stopper = field(default_factory=Stopper)
+    started_at: float = field(default_factory=time.time)
+    transports: TransportBook = field(default_factory=TransportBook)
+
+    @property
+    def stopping(self) -> anyio.Event:
+        return self.stopper.event
+
+    def request_stop(self, reason: str) -> None:
+        self.stopper.request_stop(reason)
+
+
+@asynccontextmanager
+async def open_app(config: Config, stopper: Stopper | None = None) -> AsyncIterator[App]:
+    """Take the data dir (create 0700, lock), open the subsystems, and close them all on exit.
+
+    Raises:
+        DataDirBusy: another swarm-mcp process owns the data dir.
+        Unavailable: the data dir cannot be created or locked.
+    """
+    for warning in ensure_data_dir(config.data_dir):
+        log.warning("data_dir_permissions", detail=warning)
+    lock = DataDirLock(config.lock_path)
+    lock.acquire(tcp_url=None)
+    try:
+        app = App(
+            config=config,
+            identity=ServerIdentity("swarm-mcp", __version__, SERVER_INSTRUCTIONS),
+            lock=lock,
+            stopper=stopper or Stopper(),
+        )
+        log.info("daemon_started", pid=os.getpid(), version=__version__, data_dir=str(config.data_dir))
+        yield app
+    finally:
+        lock.release()

@@ -1,0 +1,181 @@
+"""What this host and process actually are, read from the OS every time it is asked.
+
+Each function returns plain JSON-ready dicts. Nothing is hard-coded: CPU facts come from
+`/proc/cpuinfo`, memory from `/proc/meminfo` and `/proc/self/status`, package versions from the
+installed distributions, SQLite features from a probe, JAX devices from JAX itself (in a
+subprocess when the daemon has not imported JAX, so asking does not load it).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import shutil
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import orjson
+
+__all__ = ("cpu_info", "memory_info", "neural_info", "process_rss_bytes", "runtime_info", "storage_info")
+
+PACKAGES = ("swarm-mcp", "mcp", "anyio", "orjson", "aiosqlite", "structlog", "pydantic", "uvicorn", "jax", "jaxlib", "numpy")
+_SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c")
+_JAX_PROBE = """
+import json, jax
+devices = jax.devices()
+print(json.dumps({"jax_version": jax.__version__, "backend": jax.default_backend(),
+  "devices": [{"id": d.id, "platform": d.platform, "kind": getattr(d, "device_kind", "")} for d in devices]}))
+"""
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def runtime_info(started_at: float) -> dict[str, Any]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "executable": sys.executable,
+        "os": platform.system(),
+        "kernel": platform.release(),
+        "machine": platform.machine(),
+        "pid": os.getpid(),
+        "uptime_s": round(time.time() - started_at, 3),
+        "packages": versions,
+    }
+
+
+def cpu_info() -> dict[str, Any]:
+    text = _read("/proc/cpuinfo") or ""
+    model = None
+    flags: set[str] = set()
+    cores: set[tuple[str, str]] = set()
+    physical_id = core_id = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "model name" and model is None:
+            model = value
+        elif key == "flags" and not flags:
+            flags = set(value.split())
+        elif key == "physical id":
+            physical_id = value
+        elif key == "core id":
+            core_id = value
+            cores.add((physical_id, core_id))
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count()
+    return {
+        "model": model or platform.processor() or None,
+        "architecture": platform.machine(),
+        "logical_cores": os.cpu_count(),
+        "physical_cores": len(cores) or None,
+        "usable_cores": usable,
+        "simd": {flag: flag in flags for flag in _SIMD_FLAGS},
+        "avx512": sorted(f for f in flags if f.startswith("avx512")),
+        "amx": sorted(f for f in flags if f.startswith("amx")),
+    }
+
+
+def _meminfo_bytes(text: str, key: str) -> int | None:
+    for line in text.splitlines():
+        if line.startswith(key + ":"):
+            parts = line.split()
+            return int(parts[1]) * 1024 if len(parts) >= 2 and parts[1].isdigit() else None
+    return None
+
+
+def process_rss_bytes() -> int | None:
+    return _meminfo_bytes(_read("/proc/self/status") or "", "VmRSS")
+
+
+def memory_info() -> dict[str, Any]:
+    meminfo = _read("/proc/meminfo") or ""
+    status = _read("/proc/self/status") or ""
+    limit_text = (_read("/sys/fs/cgroup/memory.max") or "").strip()
+    return {
+        "total_bytes": _meminfo_bytes(meminfo, "MemTotal"),
+        "available_bytes": _meminfo_bytes(meminfo, "MemAvailable"),
+        "cgroup_limit_bytes": int(limit_text) if limit_text.isdigit() else None,
+        "process_rss_bytes": _meminfo_bytes(status, "VmRSS"),
+        "process_peak_rss_bytes": _meminfo_bytes(status, "VmHWM"),
+    }
+
+
+def _sqlite_supports(statement: str) -> bool:
+    connection = sqlite3.connect(":memory:")
+    try:
+        connection.execute(statement)
+        return True
+    except sqlite3.Error:
+        return False
+    finally:
+        connection.close()
+
+
+def storage_info(data_dir: Path) -> dict[str, Any]:
+    usage = shutil.disk_usage(data_dir) if data_dir.exists() else None
+    db = data_dir / "swarm.db"
+    return {
+        "sqlite_version": sqlite3.sqlite_version,
+        "fts5": _sqlite_supports("CREATE VIRTUAL TABLE probe USING fts5(body)"),
+        "json1": _sqlite_supports("SELECT json('{}')"),
+        "data_dir": str(data_dir),
+        "data_dir_writable": os.access(data_dir, os.W_OK),
+        "disk_free_bytes": usage.free if usage else None,
+        "disk_total_bytes": usage.total if usage else None,
+        "db_bytes": db.stat().st_size if db.exists() else None,
+    }
+
+
+async def neural_info() -> dict[str, Any]:
+    """JAX availability, backend and devices; probed in a subprocess unless JAX is already loaded."""
+    installed = importlib.util.find_spec("jax") is not None
+    loaded = "jax" in sys.modules
+    info: dict[str, Any] = {"jax_installed": installed, "jax_loaded_in_daemon": loaded}
+    if not installed:
+        return {**info, "available": False, "reason": "jax is not installed; install swarm-mcp with its dependencies"}
+    started = time.perf_counter()
+    if loaded:
+        import jax
+
+        devices = jax.devices()
+        probe = {
+            "jax_version": jax.__version__,
+            "backend": jax.default_backend(),
+            "devices": [{"id": d.id, "platform": d.platform, "kind": getattr(d, "device_kind", "")} for d in devices],
+        }
+        info["probed_in"] = "daemon"
+    else:
+        env = {**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "")}
+        try:
+            with anyio.fail_after(120):
+                done = await anyio.run_process([sys.executable, "-c", _JAX_PROBE], env=env, check=False)
+        except TimeoutError:
+            return {**info, "available": False, "reason": "probing JAX took over 120 s"}
+        if done.returncode != 0:
+            tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            return {**info, "available": False, "reason": f"importing jax failed: {tail[0]}"}
+        probe = orjson.loads(done.stdout.strip().splitlines()[-1])
+        info["probed_in"] = "subprocess"
+    info.update(probe, available=True, probe_ms=round((time.perf_counter() - started) * 1000, 1))
+    info["device_count"] = len(probe["devices"])
+    return info

@@ -1,0 +1,79 @@
+"""Structured logging: one JSON object per line, on stderr or a log file, never on stdout.
+
+In stdio mode stdout is the MCP wire, so `configure_logging` must run before anything could log,
+and it also routes the standard library's `logging` (used by the MCP SDK, uvicorn, aiosqlite)
+into the same JSON stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import orjson
+import structlog
+
+__all__ = ("configure_logging",)
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def configure_logging(level: str = "info", log_file: Path | None = None) -> BinaryIO:
+    """Send structlog and stdlib logging to `log_file` (appended) or stderr as JSON lines.
+
+    Returns the binary stream the logs go to (the caller owns a file it opened).
+    """
+    numeric = _LEVELS[level]
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        stream: BinaryIO = open(log_file, "ab", buffering=0)  # noqa: SIM115 - lives as long as the process
+    else:
+        stream = sys.stderr.buffer
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.dict_tracebacks,
+            structlog.processors.JSONRenderer(serializer=orjson.dumps),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.BytesLoggerFactory(file=stream),
+        cache_logger_on_first_use=True,
+    )
+    _route_stdlib_logging(numeric, stream)
+    return stream
+
+
+class _JsonLineHandler(logging.Handler):
+    """Render stdlib records (SDK, uvicorn, asyncio) as the same JSON lines structlog writes."""
+
+    def __init__(self, stream: BinaryIO, level: int) -> None:
+        super().__init__(level)
+        self._stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            event = {
+                "event": record.getMessage(),
+                "logger": record.name,
+                "level": record.levelname.lower(),
+                "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat().replace("+00:00", "Z"),
+            }
+            if record.exc_info:
+                event["exception"] = logging.Formatter().formatException(record.exc_info)
+            self._stream.write(orjson.dumps({k: v for k, v in event.items() if v is not None}) + b"\n")
+        except Exception:  # logging must never take the server down
+            self.handleError(record)
+
+
+def _route_stdlib_logging(level: int, stream: BinaryIO) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(_JsonLineHandler(stream, level))
+    # The SDK and uvicorn are chatty at info; keep their warnings and errors.
+    root.setLevel(max(level, logging.WARNING) if level > logging.DEBUG else level)

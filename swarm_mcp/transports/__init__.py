@@ -1,0 +1,1 @@
+"""Transports: stdio, and one TCP port that speaks Streamable HTTP and JSON-RPC lines."""
