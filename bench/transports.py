@@ -1,0 +1,266 @@
+"""Transport benchmarks: cold start, tool-call latency and throughput per transport, idle RSS.
+
+    python bench/transports.py [--calls N] [--quick]      (also: swarm-mcp bench transports)
+
+Prints a table and writes bench/results/transports.json. Every figure is measured in this run
+next to its baseline: the interpreter's own start for cold start, and the MCP SDK's MCPServer on
+its own stdio transport for tool calls (the same cheap read-only tool shape), so ratios hold on
+a noisy machine even when absolute times do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from swarm_mcp.client import HttpClient, LineClient  # noqa: E402
+
+PY = sys.executable
+TOOL, ARGS = "features_detect", {"category": "transports"}
+RESULTS = ROOT / "bench" / "results"
+
+
+def server_env(home: str) -> dict[str, str]:
+    # The default log level (info): the one log line per tool call is part of what is measured.
+    return {**os.environ, "SWARM_MCP_HOME": home, "PYTHONPATH": str(ROOT)}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# -- measurements ---------------------------------------------------------------------------
+
+
+def cold_start(argv: list[str], runs: int) -> list[float]:
+    """Seconds from spawn to the first tools/list result over stdio."""
+    times = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as home:
+            started = time.perf_counter()
+            client = LineClient.spawn(argv, env=server_env(home), stderr=subprocess.DEVNULL)
+            client.initialize()
+            client.request("tools/list")
+            times.append(time.perf_counter() - started)
+            client.close()
+    return times
+
+
+def interpreter_start(runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([PY, "-c", "pass"], check=True)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def sequential(call: Callable[[], Any], n: int) -> dict[str, float]:
+    for _ in range(min(200, n)):
+        call()  # warm up
+    latencies = []
+    started = time.perf_counter()
+    for _ in range(n):
+        t = time.perf_counter()
+        call()
+        latencies.append(time.perf_counter() - t)
+    elapsed = time.perf_counter() - started
+    return {
+        "calls_per_s": n / elapsed,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+    }
+
+
+def pipelined(client: LineClient, n: int, in_flight: int) -> float:
+    """Calls/s with `in_flight` requests outstanding on one connection."""
+    def send() -> None:
+        client.send({"jsonrpc": "2.0", "id": client.next_id(), "method": "tools/call", "params": {"name": TOOL, "arguments": ARGS}})
+
+    started = time.perf_counter()
+    sent = received = 0
+    while sent < in_flight:
+        send()
+        sent += 1
+    while received < n:
+        reply = client.receive()
+        assert "result" in reply and not reply["result"]["isError"], reply
+        received += 1
+        if sent < n:
+            send()
+            sent += 1
+    return n / (time.perf_counter() - started)
+
+
+def line_figures(client: LineClient, n: int) -> dict[str, float]:
+    client.initialize()
+    figures = sequential(lambda: client.call_tool(TOOL, ARGS), n)
+    figures["in_flight_8_calls_per_s"] = pipelined(client, n, 8)
+    return figures
+
+
+def http_figures(port: int, n: int) -> dict[str, float]:
+    with HttpClient("127.0.0.1", port) as client:
+        client.initialize()
+        figures = sequential(lambda: client.call_tool(TOOL, ARGS), n)
+    per_thread = max(n // 8, 50)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with HttpClient("127.0.0.1", port) as c:
+                c.initialize()
+                for _ in range(per_thread):
+                    c.call_tool(TOOL, ARGS)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    figures["connections_8_calls_per_s"] = 8 * per_thread / (time.perf_counter() - started)
+    return figures
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def jax_loaded(pid: int) -> bool:
+    return "jaxlib" in Path(f"/proc/{pid}/maps").read_text()
+
+
+# -- driver ---------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=3000, help="calls per throughput figure")
+    parser.add_argument("--runs", type=int, default=10, help="cold starts to take the median of")
+    parser.add_argument("--quick", action="store_true", help="fewer calls and runs (a smoke test)")
+    args = parser.parse_args()
+    n, runs = (300, 3) if args.quick else (args.calls, args.runs)
+    ours = [PY, "-m", "swarm_mcp", "serve"]
+    sdk = [PY, str(ROOT / "bench" / "_sdk_baseline_server.py")]
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
+        "calls": n,
+    }
+
+    results["cold_start_s"] = {
+        "swarm_mcp_median": statistics.median(cold_start(ours, runs)),
+        "sdk_mcpserver_median": statistics.median(cold_start(sdk, runs)),
+        "python_c_pass_median": statistics.median(interpreter_start(runs)),
+    }
+    with tempfile.TemporaryDirectory() as home:
+        client = LineClient.spawn(ours, env=server_env(home), stderr=subprocess.DEVNULL)
+        client.initialize()
+        client.request("tools/list")
+        time.sleep(0.5)
+        assert client.process is not None
+        results["idle"] = {"rss_bytes": rss_bytes(client.process.pid), "jax_loaded": jax_loaded(client.process.pid)}
+        client.close()
+    with tempfile.TemporaryDirectory() as home:
+        with LineClient.spawn(ours, env=server_env(home), stderr=subprocess.DEVNULL) as client:
+            results["stdio"] = line_figures(client, n)
+    with LineClient.spawn(sdk, env=server_env(""), stderr=subprocess.DEVNULL) as client:
+        results["sdk_mcpserver_stdio"] = line_figures(client, n)
+    with tempfile.TemporaryDirectory() as home:
+        port = free_port()
+        server = subprocess.Popen(
+            [*ours, "--tcp", f"127.0.0.1:{port}"], env=server_env(home), stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    client = LineClient.connect("127.0.0.1", port)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            with client:
+                results["tcp_lines"] = line_figures(client, n)
+            results["http"] = http_figures(port, max(n // 3, 300))
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+    stdio, base = results["stdio"], results["sdk_mcpserver_stdio"]
+    results["ratios"] = {
+        "stdio_vs_sdk_sequential": stdio["calls_per_s"] / base["calls_per_s"],
+        "stdio_vs_sdk_in_flight_8": stdio["in_flight_8_calls_per_s"] / base["in_flight_8_calls_per_s"],
+        "cold_start_vs_sdk": results["cold_start_s"]["swarm_mcp_median"] / results["cold_start_s"]["sdk_mcpserver_median"],
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "transports.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    print_table(results)
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def print_table(r: dict[str, Any]) -> None:
+    rows = [
+        ("cold start, spawn -> tools/list (median)", f"{r['cold_start_s']['swarm_mcp_median']:.3f} s",
+         f"SDK MCPServer {r['cold_start_s']['sdk_mcpserver_median']:.3f} s; python -c pass {r['cold_start_s']['python_c_pass_median']:.3f} s", "<= 0.6 s"),
+        ("idle RSS (JAX loaded: %s)" % r["idle"]["jax_loaded"], f"{r['idle']['rss_bytes'] / 2**20:.1f} MB", "", "<= 90 MB"),
+    ]
+    for name, key in (("stdio", "stdio"), ("TCP lines", "tcp_lines")):
+        f = r[key]
+        rows.append((f"{name}: sequential", f"{f['calls_per_s']:,.0f} calls/s", f"p50 {f['p50_ms']:.3f} ms, p99 {f['p99_ms']:.3f} ms", ">= 4,000/s, p50 <= 0.25 ms"))
+        rows.append((f"{name}: 8 in flight", f"{f['in_flight_8_calls_per_s']:,.0f} calls/s", "", ">= 6,000/s"))
+    b = r["sdk_mcpserver_stdio"]
+    rows.append(("baseline SDK MCPServer stdio: sequential", f"{b['calls_per_s']:,.0f} calls/s", f"p50 {b['p50_ms']:.3f} ms", f"ours x{r['ratios']['stdio_vs_sdk_sequential']:.2f}"))
+    rows.append(("baseline SDK MCPServer stdio: 8 in flight", f"{b['in_flight_8_calls_per_s']:,.0f} calls/s", "", f"ours x{r['ratios']['stdio_vs_sdk_in_flight_8']:.2f}"))
+    h = r["http"]
+    rows.append(("HTTP: sequential", f"{h['calls_per_s']:,.0f} calls/s", f"p50 {h['p50_ms']:.3f} ms, p99 {h['p99_ms']:.3f} ms", ">= 500/s"))
+    rows.append(("HTTP: 8 connections", f"{h['connections_8_calls_per_s']:,.0f} calls/s", "", ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    header = ("measure", "result", "detail / baseline", "target")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+    print(f"\nwritten to {RESULTS / 'transports.json'}")
+
+
+if __name__ == "__main__":
+    main()
