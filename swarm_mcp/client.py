@@ -123,17 +123,29 @@ class LineClient:
         return self.request("tools/call", {"name": name, "arguments": dict(arguments or {})})
 
     def close(self) -> None:
+        """Close our side (EOF for a server subprocess), wait for the process, release every pipe."""
         with suppress(OSError):
             self.writer.close()
-        if self.sock is not None:
-            with suppress(OSError):
-                self.sock.close()
         if self.process is not None:
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+            for pipe in (self.process.stdout, self.process.stderr):
+                if pipe is not None:
+                    with suppress(OSError):
+                        pipe.close()
+        with suppress(OSError):
+            self.reader.close()
+        if self.sock is not None:
+            with suppress(OSError):
+                self.sock.close()
+
+    def stderr_bytes(self) -> bytes:
+        """Everything the server subprocess wrote to stderr (waits for it to exit)."""
+        assert self.process is not None and self.process.stderr is not None
+        return self.process.stderr.read()
 
     def __enter__(self) -> LineClient:
         return self

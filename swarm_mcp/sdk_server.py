@@ -27,7 +27,7 @@ __all__ = ("build_sdk_server",)
 
 def _progress_of(ctx: ServerRequestContext[Any]) -> ProgressFn | None:
     meta = ctx.meta or {}
-    token = meta.get("progressToken") if isinstance(meta, dict) else getattr(meta, "progress_token", None)
+    token = meta.get("progress_token", meta.get("progressToken"))  # the SDK's TypedDict uses the Python name
     if token is None:
         return None
 

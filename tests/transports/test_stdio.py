@@ -1,0 +1,137 @@
+"""stdio against a real `swarm-mcp serve` subprocess: both eras, stdout purity, and every way it stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from mcp import Client, StdioServerParameters
+from support import REPO_ROOT, log_events, modern_request, server_env, spawn_stdio
+
+from swarm_mcp.client import LineClient, initialize_params
+
+
+def test_a_stdio_session_lists_and_calls_tools(tmp_path: Path) -> None:
+    with spawn_stdio(tmp_path) as client:
+        init = client.initialize()
+        assert init["serverInfo"]["name"] == "swarm-mcp" and init["capabilities"] == {"tools": {"listChanged": False}}
+        names = [t["name"] for t in client.request("tools/list")["tools"]]
+        assert "features_detect" in names
+        result = client.call_tool("features_detect", {"category": "storage"})
+        assert result["isError"] is False
+        assert result["structuredContent"]["storage"]["data_dir"] == str(tmp_path)
+
+
+def test_the_modern_era_is_served_on_stdio(tmp_path: Path) -> None:
+    with spawn_stdio(tmp_path) as client:
+        client.send(modern_request(1, "server/discover"))
+        discover = client.receive()["result"]
+        assert discover["supportedVersions"] == ["2026-07-28"] and discover["resultType"] == "complete"
+        client.send(modern_request(2, "tools/call", {"name": "features_detect", "arguments": {"category": "cpu"}}))
+        result = client.receive()["result"]
+        assert result["resultType"] == "complete" and result["structuredContent"]["cpu"]["logical_cores"] == os.cpu_count()
+        assert result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "swarm-mcp"
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_the_sdks_own_stdio_client_connects_in_both_eras(tmp_path: Path, mode: str) -> None:
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "swarm_mcp", "serve"], env=server_env(tmp_path), cwd=str(REPO_ROOT)
+    )
+    async with Client(params, mode=mode) as client:
+        assert client.protocol_version == ("2025-11-25" if mode == "legacy" else "2026-07-28")
+        tools = await client.list_tools()
+        assert [t.name for t in tools.tools] == ["features_detect"]
+        result = await client.call_tool("features_detect", {"category": "transports"})
+        assert not result.is_error
+        assert result.structured_content["transports"]["serving"]["stdio"]["open_connections"] == 1
+
+
+def test_stdout_carries_only_protocol_messages_in_a_session_that_calls_every_tool(tmp_path: Path) -> None:
+    with spawn_stdio(tmp_path) as client:
+        client.initialize()
+        tools = client.request("tools/list")["tools"]
+        for tool in tools:
+            client.call_tool(tool["name"], {})
+        client.call_tool("features_detect", {"category": "neural"})  # spawns a JAX probe subprocess
+        client.send(b"not json")
+        client.writer.close()
+        rest = client.reader.read()
+        for line in rest.splitlines():
+            message = orjson.loads(line)
+            assert message["jsonrpc"] == "2.0" and ("id" in message or "method" in message)
+        assert any(e.get("event") == "tool_call" for e in log_events(client.stderr_bytes())), "logs go to stderr"
+
+
+def test_starting_and_listing_tools_does_not_import_jax(tmp_path: Path) -> None:
+    with spawn_stdio(tmp_path) as client:
+        client.initialize()
+        client.request("tools/list")
+        client.call_tool("features_detect", {"category": "neural"})
+        assert client.process is not None
+        maps = Path(f"/proc/{client.process.pid}/maps").read_text()
+        assert "jaxlib" not in maps and "xla_extension" not in maps
+
+
+def test_eof_on_stdin_answers_requests_already_received_and_exits_zero(tmp_path: Path) -> None:
+    with spawn_stdio(tmp_path) as client:
+        client.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": initialize_params()})
+        client.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        for i in range(2, 12):
+            client.send(
+                {"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                 "params": {"name": "features_detect", "arguments": {"category": "cpu"}}}
+            )
+        client.writer.close()
+        replies = [orjson.loads(line) for line in client.reader.read().splitlines()]
+        assert sorted(r["id"] for r in replies) == list(range(1, 12))
+        assert client.process is not None
+        assert client.process.wait(timeout=5) == 0
+
+
+def _started(tmp_path: Path) -> LineClient:
+    client = spawn_stdio(tmp_path)
+    client.initialize()
+    client.request("tools/list")
+    return client
+
+
+@pytest.mark.parametrize("signals", [[signal.SIGINT], [signal.SIGTERM], [signal.SIGINT, signal.SIGTERM]])
+def test_signals_stop_the_server_within_a_second_with_exit_code_zero_while_stdin_stays_open(
+    tmp_path: Path, signals: list[signal.Signals]
+) -> None:
+    with _started(tmp_path) as client:
+        assert client.process is not None
+        started = time.monotonic()
+        for number, signum in enumerate(signals):
+            if number:
+                time.sleep(0.1)  # Claude Code: SIGINT, then SIGTERM ~100 ms later, stdin left open
+            client.process.send_signal(signum)
+        code = client.process.wait(timeout=10)
+        elapsed = time.monotonic() - started
+        assert code == 0
+        assert elapsed < 1.0, f"took {elapsed:.2f} s to stop"
+        events = [e["event"] for e in log_events(client.stderr_bytes())]
+        assert "daemon_stopping" in events and "daemon_stopped" in events
+
+
+def test_a_second_server_on_the_same_data_dir_exits_naming_the_owner(tmp_path: Path) -> None:
+    with _started(tmp_path) as owner:
+        assert owner.process is not None
+        second = subprocess.run(
+            [sys.executable, "-m", "swarm_mcp", "serve"],
+            env=server_env(tmp_path),
+            input=b"",
+            capture_output=True,
+            timeout=30,
+            cwd=str(REPO_ROOT),
+        )
+        assert second.returncode == 3
+        assert f"pid {owner.process.pid}" in second.stderr.decode()
+        assert second.stdout == b""
