@@ -137,6 +137,7 @@ class KVCore:
         self._flush_error_since: float | None = None
         self._sweeps = 0
         self._swept = 0
+        self._flushed = anyio.Event()
 
     # ---- the hot path ------------------------------------------------------------------
 
@@ -424,6 +425,16 @@ class KVCore:
         async with self._write_lock:
             return await self._flush_locked()
 
+    @property
+    def flush_count(self) -> int:
+        """How many flushes have committed since the store opened."""
+        return self._flushes
+
+    async def wait_flushed(self, after: int) -> None:
+        """Wait until `flush_count` exceeds `after` (bound it with `anyio.fail_after`)."""
+        while self._flushes <= after:
+            await self._flushed.wait()
+
     async def _flush_until(self, seq: int) -> None:
         while self._committed_seq < seq:
             async with self._write_lock:
@@ -483,6 +494,8 @@ class KVCore:
         self._last_flush_at = self._clock()
         self._last_flush_duration = duration
         self._last_flush_rows = len(rows)
+        self._flushed.set()
+        self._flushed = anyio.Event()
         if self._flush_error is not None:
             log.info("store_flush_recovered", path=str(self._config.path), failed_since=self._flush_error_since)
             self._flush_error = self._flush_error_since = None
