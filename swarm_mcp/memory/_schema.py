@@ -205,9 +205,12 @@ async def open_db(config: StoreConfig) -> OpenedDb:
     else:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # Create the file here: a failed aiosqlite connect leaks its worker thread's callback.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
         except OSError as exc:
             raise Unavailable(
-                f"Cannot create the data directory {str(path.parent)!r} ({exc}); create it or choose another"
+                f"Cannot create the memory database {str(path)!r} ({exc}); make {str(path.parent)!r} writable "
+                "or choose another data directory"
             ) from exc
     try:
         db = await _connect(f"{path.as_uri()}?mode=rwc", config)
@@ -257,6 +260,8 @@ async def _configure(db: aiosqlite.Connection, config: StoreConfig) -> None:
 async def _quick_check(db: aiosqlite.Connection, path: Path) -> None:
     try:
         rows = await db.execute_fetchall("PRAGMA quick_check")
+    except sqlite3.OperationalError:
+        raise  # cannot read it right now (permissions, locks): not evidence of corruption
     except sqlite3.DatabaseError as exc:
         raise StoreCorrupt(path, str(exc)) from exc
     problems = [str(r[0]) for r in rows]

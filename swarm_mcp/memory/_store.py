@@ -394,13 +394,9 @@ class KVCore:
         return (len(self._hot) >= self._max_entries or self._hot_bytes >= self._max_bytes) and not self._lru
 
     async def _make_room(self) -> None:
-        """The hot tier is full of unflushed writes: flush (backpressure) so some become evictable."""
+        """The hot tier is full of unflushed writes: flush (backpressure) so some become
+        evictable. Raises Unavailable when the flush fails; the caller then looks again."""
         await self.flush()
-        if self._full() and (self._dirty or self._inflight):
-            raise Unavailable(
-                f"The hot tier is full ({len(self._hot)} entries, {self._hot_bytes} bytes) of writes that are not "
-                "yet on disk; retry shortly or raise StoreConfig.hot_max_entries / hot_max_bytes"
-            )
 
     def _evict(self) -> None:
         hot, lru = self._hot, self._lru
