@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from swarm_mcp.errors import InvalidArgument
+
 Synchronous = Literal["OFF", "NORMAL", "FULL"]
 StatsDetail = Literal["summary", "detailed", "by-agent"]
 ImportMode = Literal["merge", "replace"]
@@ -34,6 +36,21 @@ class StoreConfig:
     busy_timeout: float = 5.0
     max_db_bytes: int | None = None
     check_on_open: bool = True
+
+    def __post_init__(self) -> None:
+        positive = {
+            "hot_max_entries": self.hot_max_entries, "hot_max_bytes": self.hot_max_bytes,
+            "flush_interval": self.flush_interval, "flush_max_dirty": self.flush_max_dirty,
+            "max_value_bytes": self.max_value_bytes, "sweep_interval": self.sweep_interval,
+            "busy_timeout": self.busy_timeout,
+        }
+        for name, value in positive.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise InvalidArgument(f"StoreConfig.{name} must be a positive number, not {value!r}")
+        if self.synchronous not in ("OFF", "NORMAL", "FULL"):
+            raise InvalidArgument(f"StoreConfig.synchronous must be 'OFF', 'NORMAL' or 'FULL', not {self.synchronous!r}")
+        if self.max_db_bytes is not None and self.max_db_bytes < 64 * 1024:
+            raise InvalidArgument(f"StoreConfig.max_db_bytes must be None or at least 65536, not {self.max_db_bytes!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,3 +105,10 @@ async def test_sixteen_tasks_racing_on_the_same_keys(store_at, committed) -> Non
     assert conflicts > 0 and wins > 0
     final = {k: v for _, k, v in committed()}
     assert final == {k: len(v) for k, v in seen.items()}
+
+
+@pytest.mark.parametrize(("level", "code"), [("OFF", 0), ("NORMAL", 1), ("FULL", 2)])
+async def test_the_synchronous_level_is_configurable(store_at, level, code) -> None:
+    async with store_at(synchronous=level) as store:
+        assert (await store._db.execute_fetchall("PRAGMA synchronous"))[0][0] == code
+        assert (await store._db.execute_fetchall("PRAGMA journal_mode"))[0][0] == "wal"

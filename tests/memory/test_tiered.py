@@ -184,3 +184,12 @@ async def test_non_json_values_and_bad_options_are_invalid_arguments(store: Tier
         await store.put("default", "k", 1, tags="solo")
     with pytest.raises(InvalidArgument, match="Metadata"):
         await store.put("default", "k", 1, metadata=[1])
+
+
+def test_a_bad_config_is_refused_with_the_setting_named(db_path) -> None:
+    from swarm_mcp.memory import StoreConfig
+
+    with pytest.raises(InvalidArgument, match="hot_max_entries"):
+        StoreConfig(path=db_path, hot_max_entries=0)
+    with pytest.raises(InvalidArgument, match="synchronous"):
+        StoreConfig(path=db_path, synchronous="EXTRA")  # type: ignore[arg-type]
