@@ -1,0 +1,314 @@
+"""The SQLite schema, its forward migrations, and opening a database file safely.
+
+Schema version 1: `entries` (+ the FTS5 index `entries_fts` over a view that extracts the text
+of each value), and the tables later subsystems keep: `swarms`, `agents`, `tasks`, `events`,
+`networks`. `schema_version` holds one row per applied migration.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosqlite
+import structlog
+
+from swarm_mcp.errors import Unavailable
+
+from ._errors import StoreCorrupt
+from ._types import StoreConfig
+
+log = structlog.get_logger()
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+# The text FTS indexes for a value: its string leaves, in document order. The same expression
+# must produce the 'delete' rows, so it is defined once here.
+BODY = "(SELECT group_concat(j.atom, ' ') FROM json_tree({v}) AS j WHERE j.type = 'text')"
+TAGS = "(SELECT group_concat(t.value, ' ') FROM json_each({t}) AS t)"
+
+_V1 = f"""
+CREATE TABLE entries (
+    id INTEGER PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '[]',
+    metadata TEXT,
+    agent_id TEXT,
+    version INTEGER NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    accessed REAL NOT NULL,
+    access_count INTEGER NOT NULL DEFAULT 0,
+    expires_at REAL,
+    size INTEGER NOT NULL,
+    UNIQUE (namespace, key)
+);
+CREATE INDEX entries_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX entries_agent ON entries (agent_id) WHERE agent_id IS NOT NULL;
+CREATE VIEW entries_fts_source (id, key, body, tags) AS
+    SELECT id, key, {BODY.format(v="entries.value")}, {TAGS.format(t="entries.tags")} FROM entries;
+CREATE VIRTUAL TABLE entries_fts USING fts5 (
+    key, body, tags, content = 'entries_fts_source', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TABLE swarms (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE TABLE agents (
+    id TEXT PRIMARY KEY,
+    swarm_id TEXT REFERENCES swarms (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE INDEX agents_swarm ON agents (swarm_id);
+CREATE TABLE tasks (
+    id TEXT PRIMARY KEY,
+    swarm_id TEXT REFERENCES swarms (id) ON DELETE CASCADE,
+    agent_id TEXT REFERENCES agents (id) ON DELETE SET NULL,
+    status TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    data TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE INDEX tasks_swarm ON tasks (swarm_id, status, priority);
+CREATE INDEX tasks_agent ON tasks (agent_id);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    kind TEXT NOT NULL,
+    swarm_id TEXT,
+    agent_id TEXT,
+    task_id TEXT,
+    data TEXT NOT NULL
+);
+CREATE INDEX events_swarm ON events (swarm_id, seq);
+CREATE INDEX events_agent ON events (agent_id, seq);
+CREATE TABLE networks (
+    id TEXT PRIMARY KEY,
+    agent_id TEXT REFERENCES agents (id) ON DELETE SET NULL,
+    metadata TEXT NOT NULL,
+    weights BLOB NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE INDEX networks_agent ON networks (agent_id);
+"""
+
+# (version, description, DDL). Append only; never edit an applied step.
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (1, "entries with FTS5; swarms, agents, tasks, events, networks", _V1),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+STAGE_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS stage (
+    namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT, tags TEXT, metadata TEXT, agent_id TEXT,
+    version INTEGER, created REAL, updated REAL, accessed REAL, access_count INTEGER, expires_at REAL, size INTEGER
+)
+"""
+
+
+@dataclass(slots=True)
+class OpenedDb:
+    db: aiosqlite.Connection
+    read_only: str | None  # why the store is read-only, or None
+    created: bool
+    schema_version: int
+
+
+def _looks_read_only(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return any(s in text for s in ("readonly", "read-only", "unable to open", "disk i/o"))
+
+
+async def _connect(uri: str, config: StoreConfig) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(uri, uri=True, isolation_level=None, timeout=config.busy_timeout)
+    try:
+        await db.execute(f"PRAGMA busy_timeout = {int(config.busy_timeout * 1000)}")
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+async def _schema_version(db: aiosqlite.Connection) -> int:
+    rows = await db.execute_fetchall("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'")
+    if not rows:
+        return 0
+    rows = await db.execute_fetchall("SELECT max(version) FROM schema_version")
+    return int(rows[0][0] or 0)
+
+
+async def _migrate(db: aiosqlite.Connection, current: int, path: Path) -> None:
+    for version, description, ddl in MIGRATIONS:
+        if version <= current:
+            continue
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            await db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version "
+                "(version INTEGER PRIMARY KEY, applied_at REAL NOT NULL, description TEXT NOT NULL)"
+            )
+            for statement in _split(ddl):
+                await db.execute(statement)
+            await db.execute(
+                "INSERT INTO schema_version (version, applied_at, description) VALUES (?, ?, ?)",
+                (version, time.time(), description),
+            )
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        log.info("store_migrated", path=str(path), version=version)
+
+
+def _split(ddl: str) -> list[str]:
+    """Split a DDL script into statements (none of ours has ';' inside a statement)."""
+    return [s.strip() for s in ddl.split(";") if s.strip()]
+
+
+async def open_db(config: StoreConfig) -> OpenedDb:
+    """Open (or create) the store's SQLite file: header check, pragmas, quick_check, migrations.
+
+    Falls back to a read-only connection when the file exists but cannot be written.
+
+    Raises:
+        StoreCorrupt: the file is not a database or fails `PRAGMA quick_check`.
+        Unavailable: the file cannot be created or opened, or has a newer schema.
+    """
+    path = config.path
+    existed = path.exists() and path.stat().st_size > 0
+    if existed:
+        with path.open("rb") as f:
+            header = f.read(16)
+        if header != SQLITE_MAGIC:
+            raise StoreCorrupt(path, "the file does not start with the SQLite header")
+    else:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Create the file here: a failed aiosqlite connect leaks its worker thread's callback.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+        except OSError as exc:
+            raise Unavailable(
+                f"Cannot create the memory database {str(path)!r} ({exc}); make {str(path.parent)!r} writable "
+                "or choose another data directory"
+            ) from exc
+    try:
+        db = await _connect(f"{path.as_uri()}?mode=rwc", config)
+    except sqlite3.Error as exc:
+        if not existed:
+            raise Unavailable(
+                f"Cannot create the memory database {str(path)!r} ({exc}); make {str(path.parent)!r} writable "
+                "or choose another data directory"
+            ) from exc
+        return await _open_read_only(config, existed, reason=str(exc))
+    try:
+        mode = (await db.execute_fetchall("PRAGMA journal_mode = WAL"))[0][0]
+        if mode.lower() != "wal":
+            raise sqlite3.OperationalError(f"could not switch to WAL mode (got {mode})")
+        await _configure(db, config)
+        if existed and config.check_on_open:
+            await _quick_check(db, path)
+        current = await _schema_version(db)
+        _check_not_newer(current, path)
+        await _migrate(db, current, path)
+        await db.execute(STAGE_DDL)
+    except StoreCorrupt:
+        await db.close()
+        raise
+    except sqlite3.DatabaseError as exc:
+        await db.close()
+        if existed and _looks_read_only(exc):
+            return await _open_read_only(config, existed, reason=str(exc))
+        if existed and not isinstance(exc, sqlite3.OperationalError):
+            raise StoreCorrupt(path, str(exc)) from exc
+        raise Unavailable(f"Cannot open the memory database {str(path)!r} ({exc}); check the file and its directory") from exc
+    except BaseException:
+        await db.close()
+        raise
+    return OpenedDb(db=db, read_only=None, created=not existed, schema_version=SCHEMA_VERSION)
+
+
+async def _configure(db: aiosqlite.Connection, config: StoreConfig) -> None:
+    await db.execute(f"PRAGMA synchronous = {config.synchronous}")
+    await db.execute("PRAGMA foreign_keys = ON")
+    await db.execute("PRAGMA temp_store = MEMORY")
+    if config.max_db_bytes is not None:
+        page_size = (await db.execute_fetchall("PRAGMA page_size"))[0][0]
+        await db.execute(f"PRAGMA max_page_count = {max(1, config.max_db_bytes // page_size)}")
+
+
+async def _quick_check(db: aiosqlite.Connection, path: Path) -> None:
+    try:
+        rows = await db.execute_fetchall("PRAGMA quick_check")
+    except sqlite3.OperationalError:
+        raise  # cannot read it right now (permissions, locks): not evidence of corruption
+    except sqlite3.DatabaseError as exc:
+        raise StoreCorrupt(path, str(exc)) from exc
+    problems = [str(r[0]) for r in rows]
+    if problems != ["ok"]:
+        raise StoreCorrupt(path, "quick_check: " + "; ".join(problems[:3]))
+
+
+def _check_not_newer(current: int, path: Path) -> None:
+    if current > SCHEMA_VERSION:
+        raise Unavailable(
+            f"The memory database {str(path)!r} has schema version {current}, newer than this swarm-mcp "
+            f"understands ({SCHEMA_VERSION}); upgrade swarm-mcp or open a backup made by this version"
+        )
+
+
+async def _open_read_only(config: StoreConfig, existed: bool, *, reason: str) -> OpenedDb:
+    path = config.path
+    last: sqlite3.Error | None = None
+    for query in ("mode=ro", "immutable=1"):
+        try:
+            db = await _connect(f"{path.as_uri()}?{query}", config)
+        except sqlite3.Error as exc:
+            last = exc
+            continue
+        try:
+            await db.execute("PRAGMA temp_store = MEMORY")
+            if config.check_on_open:
+                await _quick_check(db, path)
+            current = await _schema_version(db)
+        except sqlite3.Error as exc:
+            await db.close()
+            last = exc
+            continue
+        except BaseException:
+            await db.close()
+            raise
+        _check_not_newer(current, path)
+        if current < SCHEMA_VERSION:
+            await db.close()
+            raise Unavailable(
+                f"The memory database {str(path)!r} is read-only ({reason}) and needs a schema upgrade "
+                f"from version {current} to {SCHEMA_VERSION}; make it writable and open it again"
+            )
+        await db.execute(STAGE_DDL)
+        log.warning("store_read_only", path=str(path), reason=reason)
+        return OpenedDb(db=db, read_only=reason, created=False, schema_version=current)
+    raise Unavailable(
+        f"Cannot open the memory database {str(path)!r} for writing ({reason}) nor for reading ({last}); "
+        "check the permissions of the file and its directory"
+    )

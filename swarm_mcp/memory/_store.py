@@ -1,0 +1,624 @@
+"""TieredStore: a dict in front, one SQLite file behind, written behind in batches.
+
+Every entry lives in `_hot` while it is dirty (written, not yet committed) or in flight (in the
+batch being committed); only clean entries sit in `_lru` and can be evicted. A key that is not
+hot is read through from SQLite, unless the Bloom filter says it was never stored. All SQLite
+writes, flushes included, hold `_write_lock`, so a flush is one transaction that nothing
+interleaves with.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sqlite3
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import aiosqlite
+import anyio
+import orjson
+import structlog
+from anyio.abc import TaskStatus
+from anyio.lowlevel import checkpoint
+
+from swarm_mcp.errors import InvalidArgument, Unavailable
+
+from . import _sql
+from ._bloom import KeyFilter
+from ._errors import VersionConflict
+from ._limits import (
+    MAX_KEY_CHARS,
+    check_key,
+    check_metadata,
+    check_namespace,
+    check_tags,
+    check_ttl,
+    check_version,
+    dump_json,
+)
+from ._types import Entry, StoreConfig, make_entry
+
+log = structlog.get_logger()
+
+Key = tuple[str, str]
+_RETRY = object()
+_dumps = orjson.dumps
+_loads = orjson.loads
+
+
+class _Slot:
+    """The hot tier's record of one key; `value is None` marks a deletion not yet committed."""
+
+    __slots__ = (
+        "value", "tags", "metadata", "agent_id", "version", "created", "updated",
+        "accessed", "access_count", "expires_at", "size", "seq",
+    )
+
+    def __init__(
+        self, value: bytes | None, tags: tuple[str, ...], metadata: bytes | None, agent_id: str | None,
+        version: int, created: float, updated: float, accessed: float, access_count: int,
+        expires_at: float | None, size: int, seq: int,
+    ) -> None:
+        self.value = value
+        self.tags = tags
+        self.metadata = metadata
+        self.agent_id = agent_id
+        self.version = version
+        self.created = created
+        self.updated = updated
+        self.accessed = accessed
+        self.access_count = access_count
+        self.expires_at = expires_at
+        self.size = size
+        self.seq = seq
+
+
+def _slot_from_row(row: tuple[Any, ...]) -> _Slot:
+    return _Slot(
+        row[2].encode(), tuple(_loads(row[3])), None if row[4] is None else row[4].encode(), row[5],
+        row[6], row[7], row[8], row[9], row[10], row[11], row[12], 0,
+    )
+
+
+def entry_from_row(row: tuple[Any, ...]) -> Entry:
+    """An `Entry` from a row selected with `_sql.COLUMNS`."""
+    return make_entry(
+        row[0], row[1], _loads(row[2]), tuple(_loads(row[3])), None if row[4] is None else _loads(row[4]),
+        row[5], row[6], row[7], row[8], row[9], row[10], row[11],
+    )
+
+
+class KVCore:
+    """The key-value half of `TieredStore`: hot tier, read-through, write-behind, TTL sweep."""
+
+    def __init__(
+        self, config: StoreConfig, db: aiosqlite.Connection, *, clock: Callable[[], float],
+        read_only: str | None, keys: KeyFilter,
+    ) -> None:
+        self._config = config
+        self._db = db
+        self._clock = clock
+        self._read_only = read_only
+        self._max_entries = config.hot_max_entries
+        self._max_bytes = config.hot_max_bytes
+        self._max_value = config.max_value_bytes
+        self._max_dirty = config.flush_max_dirty
+        self._hot: dict[Key, _Slot] = {}
+        self._lru: OrderedDict[Key, None] = OrderedDict()
+        self._dirty: dict[Key, None] = {}
+        self._inflight: dict[Key, None] = {}
+        self._touched: set[Key] = set()
+        self._evicted_touch: dict[Key, tuple[float, int]] = {}
+        self._hot_bytes = 0
+        self._seq = 0
+        self._committed_seq = 0
+        self._keys = keys
+        self._loading: dict[Key, anyio.Event] = {}
+        self._epoch = 0
+        self._write_lock = anyio.Lock(fast_acquire=True)
+        self._wake = anyio.Event()
+        self._gate: anyio.Event | None = None
+        self._expiry: list[tuple[float, Key]] = []
+        self._ok_ns: set[str] = set()
+        # figures for stats()
+        self._hits = 0
+        self._misses = 0
+        self._read_throughs = 0
+        self._evictions = 0
+        self._flushes = 0
+        self._flush_failures = 0
+        self._flushed_rows = 0
+        self._last_flush_at: float | None = None
+        self._last_flush_duration: float | None = None
+        self._last_flush_rows = 0
+        self._flush_error: str | None = None
+        self._flush_error_since: float | None = None
+        self._sweeps = 0
+        self._swept = 0
+        self._flushed = anyio.Event()
+
+    # ---- the hot path ------------------------------------------------------------------
+
+    async def put(
+        self, namespace: str, key: str, value: Any, *, tags: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None, ttl: float | None = None, if_version: int | None = None,
+        durable: bool = False, agent_id: str | None = None,
+    ) -> Entry:
+        """Write an entry and return it as stored (version 1 when new, else the old version + 1).
+
+        Acknowledged from memory: a flush commits it within `flush_interval` (plus one flush's
+        duration). With `durable=True` the call returns only after the SQLite transaction that
+        contains it has committed. `if_version`: write only if the current version is this one
+        (0: only if absent). `ttl`: seconds until the entry expires. `agent_id` defaults to
+        `metadata["agent_id"]` when that is a string. Every put replaces value, tags, metadata
+        and TTL; `created` and the access figures carry over.
+
+        Raises:
+            VersionConflict: `if_version` did not match; `actual` is the current version.
+            InvalidArgument, LimitExceeded: a bad namespace, key, value, tag, metadata or ttl.
+            Unavailable: the store is read-only, or a durable write (or making room in a
+                hot tier full of unflushed writes) could not be committed; a durable write that
+                raised stays applied in memory and is retried by the flusher.
+        """
+        if self._gate is not None:
+            await self._wait_gate()
+        if self._read_only is not None:
+            raise self._read_only_error()
+        if namespace not in self._ok_ns:
+            self._remember_namespace(namespace)
+        if key.__class__ is not str or not 0 < len(key) <= MAX_KEY_CHARS:
+            check_key(key)
+        try:
+            blob = _dumps(value)
+        except TypeError:
+            blob = dump_json(value, what="value", limit=self._max_value)
+        if len(blob) > self._max_value:
+            dump_json(value, what="value", limit=self._max_value)
+        tag_t = check_tags(tags) if tags else ()
+        meta = None
+        if metadata is not None:
+            meta = check_metadata(metadata, limit=self._max_value)
+            if agent_id is None:
+                candidate = metadata.get("agent_id")
+                agent_id = candidate if isinstance(candidate, str) else None
+        if agent_id is not None and not isinstance(agent_id, str):
+            raise InvalidArgument(f"agent_id must be a string or None, not {type(agent_id).__name__}")
+        if ttl is not None:
+            ttl = check_ttl(ttl)
+        if if_version is not None:
+            check_version(if_version)
+        k = (namespace, key)
+        hot = self._hot
+        while True:
+            slot = hot.get(k)
+            if slot is None:
+                # The filter covers every key that is hot or stored: add this one, and read
+                # through only when it may be stored already.
+                if self._keys.add(k) or self._loading:
+                    slot = await self._resolve(k)
+                if slot is None and (len(hot) >= self._max_entries or self._hot_bytes >= self._max_bytes) and not self._lru:
+                    await self._make_room()
+                    continue
+            break
+        # No awaits from here until the write is applied: the version check and the write are atomic.
+        now = self._clock()
+        if slot is None or slot.value is None or (slot.expires_at is not None and slot.expires_at <= now):
+            current = 0
+        else:
+            current = slot.version
+        if if_version is not None and if_version != current:
+            raise VersionConflict(namespace, key, expected=if_version, actual=current)
+        self._seq += 1
+        seq = self._seq
+        size = len(blob) + len(key) + (len(meta) if meta is not None else 0) + (sum(map(len, tag_t)) if tag_t else 0)
+        expires_at = None if ttl is None else now + ttl
+        if slot is None:
+            slot = _Slot(blob, tag_t, meta, agent_id, 1, now, now, now, 0, expires_at, size, seq)
+            hot[k] = slot
+            self._hot_bytes += size
+        else:
+            self._lru.pop(k, None)
+            self._hot_bytes += size - slot.size
+            if current == 0:
+                slot.version = 1
+                slot.created = slot.accessed = now
+                slot.access_count = 0
+            else:
+                slot.version = current + 1
+            slot.value = blob
+            slot.tags = tag_t
+            slot.metadata = meta
+            slot.agent_id = agent_id
+            slot.updated = now
+            slot.expires_at = expires_at
+            slot.size = size
+            slot.seq = seq
+        self._dirty[k] = None
+        if expires_at is not None:
+            heapq.heappush(self._expiry, (expires_at, k))
+        entry = make_entry(
+            namespace, key, value, tag_t, metadata, agent_id, slot.version, slot.created, now,
+            slot.accessed, slot.access_count, expires_at,
+        )
+        if len(hot) > self._max_entries or self._hot_bytes > self._max_bytes:
+            self._evict()
+        if durable:
+            await self._flush_until(seq)
+        elif len(self._dirty) % self._max_dirty == 0:
+            # Wake the flusher and yield once: a caller that never awaits anything else would
+            # otherwise starve it. (The lock is fast_acquire, so one yield lets it take the batch.)
+            self._wake.set()
+            await checkpoint()
+        return entry
+
+    async def get(self, namespace: str, key: str) -> Entry | None:
+        """The live entry, or None when absent or expired. A hit records the access (time, count).
+
+        Raises:
+            InvalidArgument, LimitExceeded: a bad namespace or key.
+        """
+        k = (namespace, key)
+        slot = self._hot.get(k)
+        if slot is None:
+            self._misses += 1
+            if namespace not in self._ok_ns:
+                self._remember_namespace(namespace)
+            check_key(key)
+            if not self._loading and k not in self._keys:
+                return None
+            slot = await self._resolve(k)
+            if slot is None:
+                return None
+        else:
+            self._hits += 1
+        if slot.value is None:
+            return None
+        now = self._clock()
+        if slot.expires_at is not None and slot.expires_at <= now:
+            return None
+        slot.accessed = now
+        slot.access_count += 1
+        if k in self._lru:
+            self._lru.move_to_end(k)
+            self._touched.add(k)
+        return make_entry(
+            namespace, key, _loads(slot.value), slot.tags, None if slot.metadata is None else _loads(slot.metadata),
+            slot.agent_id, slot.version, slot.created, slot.updated, now, slot.access_count, slot.expires_at,
+        )
+
+    async def delete(
+        self, namespace: str, key: str, *, if_version: int | None = None, durable: bool = False
+    ) -> bool:
+        """Delete an entry; True when a live entry was deleted, False when there was none.
+
+        The same acknowledgement and `durable` rules as `put`.
+
+        Raises:
+            VersionConflict: `if_version` did not match the current version (0 when absent).
+            Unavailable: read-only store, or a durable delete could not be committed.
+        """
+        if self._gate is not None:
+            await self._wait_gate()
+        if self._read_only is not None:
+            raise self._read_only_error()
+        if namespace not in self._ok_ns:
+            self._remember_namespace(namespace)
+        check_key(key)
+        if if_version is not None:
+            check_version(if_version)
+        k = (namespace, key)
+        slot = self._hot.get(k)
+        if slot is None and (self._loading or k in self._keys):
+            slot = await self._resolve(k)
+        now = self._clock()
+        if slot is None or slot.value is None or (slot.expires_at is not None and slot.expires_at <= now):
+            current = 0
+        else:
+            current = slot.version
+        if if_version is not None and if_version != current:
+            raise VersionConflict(namespace, key, expected=if_version, actual=current)
+        if slot is None or slot.value is None:
+            return False
+        self._seq += 1
+        self._lru.pop(k, None)
+        self._touched.discard(k)
+        slot.value = None
+        slot.seq = self._seq
+        self._dirty[k] = None
+        if durable:
+            await self._flush_until(self._seq)
+        return current != 0
+
+    # ---- read-through ------------------------------------------------------------------
+
+    async def _resolve(self, k: Key) -> _Slot | None:
+        """The hot slot for `k`, loading it from SQLite when it may be stored there.
+
+        Returns right after its last await, so the caller acts on a state nobody changed since.
+        Only one load per key runs at a time; others wait for it and look again.
+        """
+        while True:
+            slot = self._hot.get(k)
+            if slot is not None:
+                return slot
+            event = self._loading.get(k)
+            if event is not None:
+                await event.wait()
+                continue
+            if k not in self._keys:
+                return None
+            loaded = await self._load(k)
+            if loaded is _RETRY:
+                continue
+            return loaded  # type: ignore[return-value]
+
+    async def _load(self, k: Key) -> _Slot | None | object:
+        event = self._loading[k] = anyio.Event()
+        epoch = self._epoch
+        try:
+            rows = await self._db.execute_fetchall(_sql.SELECT_ONE, k)
+        except sqlite3.Error as exc:
+            raise Unavailable(
+                f"Could not read {k[1]!r} from {str(self._config.path)!r} ({exc}); entries in memory are still served"
+            ) from exc
+        finally:
+            del self._loading[k]
+            event.set()
+        self._read_throughs += 1
+        if self._epoch != epoch:
+            return _RETRY
+        slot = self._hot.get(k)
+        if slot is not None:
+            return slot
+        if not rows:
+            return None
+        slot = _slot_from_row(tuple(rows[0]))
+        touch = self._evicted_touch.pop(k, None)
+        if touch is not None:
+            slot.accessed = max(slot.accessed, touch[0])
+            slot.access_count = max(slot.access_count, touch[1])
+            self._touched.add(k)
+        self._evict()  # before installing, so the slot just loaded is not the one evicted
+        self._hot[k] = slot
+        self._hot_bytes += slot.size
+        self._lru[k] = None
+        if slot.expires_at is not None:
+            heapq.heappush(self._expiry, (slot.expires_at, k))
+        return slot
+
+    # ---- hot-tier bounds ---------------------------------------------------------------
+
+    def _full(self) -> bool:
+        return (len(self._hot) >= self._max_entries or self._hot_bytes >= self._max_bytes) and not self._lru
+
+    async def _make_room(self) -> None:
+        """The hot tier is full of unflushed writes: flush (backpressure) so some become
+        evictable. Raises Unavailable when the flush fails; the caller then looks again."""
+        await self.flush()
+
+    def _evict(self) -> None:
+        hot, lru = self._hot, self._lru
+        while (len(hot) > self._max_entries or self._hot_bytes > self._max_bytes) and lru:
+            k, _ = lru.popitem(last=False)
+            slot = hot.pop(k)
+            self._hot_bytes -= slot.size
+            self._evictions += 1
+            if k in self._touched:
+                self._touched.discard(k)
+                self._evicted_touch[k] = (slot.accessed, slot.access_count)
+
+    # ---- write-behind ------------------------------------------------------------------
+
+    async def flush(self) -> int:
+        """Commit every pending write now, in one transaction; returns the entries written.
+
+        Raises:
+            Unavailable: the transaction failed (read-only file, disk full, …); the writes stay
+                pending in memory and are retried.
+        """
+        async with self._write_lock:
+            return await self._flush_locked()
+
+    @property
+    def flush_count(self) -> int:
+        """How many flushes have committed since the store opened."""
+        return self._flushes
+
+    async def wait_flushed(self, after: int) -> None:
+        """Wait until `flush_count` exceeds `after` (bound it with `anyio.fail_after`)."""
+        while self._flushes <= after:
+            await self._flushed.wait()
+
+    async def _flush_until(self, seq: int) -> None:
+        while self._committed_seq < seq:
+            async with self._write_lock:
+                if self._committed_seq >= seq:
+                    return
+                await self._flush_locked()
+
+    async def _flush_locked(self) -> int:
+        batch = self._dirty
+        touched, evicted_touch = self._touched, self._evicted_touch
+        seq_hi = self._seq
+        if not batch and not touched and not evicted_touch:
+            self._committed_seq = seq_hi
+            return 0
+        self._dirty, self._touched, self._evicted_touch = {}, set(), {}
+        self._inflight = batch
+        hot = self._hot
+        rows = []
+        for k in batch:
+            s = hot[k]
+            rows.append((
+                k[0], k[1], None if s.value is None else s.value.decode(),
+                _dumps(s.tags).decode() if s.tags else "[]", None if s.metadata is None else s.metadata.decode(),
+                s.agent_id, s.version, s.created, s.updated, s.accessed, s.access_count, s.expires_at, s.size,
+            ))
+        touches = []
+        for k in touched:
+            s = hot.get(k)
+            if k not in batch and s is not None and s.value is not None:
+                touches.append((s.accessed, s.access_count, k[0], k[1]))
+        touches.extend((a, c, k[0], k[1]) for k, (a, c) in evicted_touch.items() if k not in batch)
+        started = time.perf_counter()
+        try:
+            with anyio.CancelScope(shield=True):  # a flush is one transaction: never cut it in half
+                await self._write_batch(rows, touches)
+        except (sqlite3.Error, ValueError) as exc:
+            self._inflight = {}
+            self._dirty = batch | self._dirty
+            self._touched |= touched
+            for k, v in evicted_touch.items():
+                self._evicted_touch.setdefault(k, v)
+            raise self._flush_failed(exc) from exc
+        self._inflight = {}
+        duration = time.perf_counter() - started
+        for k in batch:
+            s = hot.get(k)
+            if s is None or s.seq > seq_hi:
+                continue  # written again meanwhile: still dirty
+            if s.value is None:
+                del hot[k]
+                self._hot_bytes -= s.size
+            else:
+                self._lru[k] = None
+        self._committed_seq = seq_hi
+        self._flushes += 1
+        self._flushed_rows += len(rows)
+        self._last_flush_at = self._clock()
+        self._last_flush_duration = duration
+        self._last_flush_rows = len(rows)
+        self._flushed.set()
+        self._flushed = anyio.Event()
+        if self._flush_error is not None:
+            log.info("store_flush_recovered", path=str(self._config.path), failed_since=self._flush_error_since)
+            self._flush_error = self._flush_error_since = None
+        self._evict()
+        if self._keys.count > self._keys.capacity:
+            await self._rebuild_key_filter()
+        return len(rows)
+
+    async def _write_batch(self, rows: list[tuple[Any, ...]], touches: list[tuple[Any, ...]]) -> None:
+        db = self._db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            if rows:
+                await db.executemany(_sql.STAGE_INSERT, rows)
+                await db.execute(_sql.FTS_DELETE_STAGED)
+                await db.execute(_sql.DELETE_STAGED)
+                await db.execute(_sql.UPSERT_STAGED)
+                await db.execute(_sql.FTS_INSERT_STAGED)
+                await db.execute(_sql.CLEAR_STAGE)
+            if touches:
+                await db.executemany(_sql.TOUCH, touches)
+            await db.execute("COMMIT")
+        except BaseException:
+            await self._rollback()
+            raise
+
+    async def _rollback(self) -> None:
+        try:
+            await self._db.execute("ROLLBACK")
+        except (sqlite3.Error, ValueError):
+            pass  # no transaction left to roll back
+
+    def _flush_failed(self, exc: Exception) -> Unavailable:
+        self._flush_failures += 1
+        pending = len(self._dirty)
+        if self._flush_error is None:
+            self._flush_error_since = self._clock()
+            log.error("store_flush_failed", path=str(self._config.path), error=str(exc), pending=pending)
+        self._flush_error = str(exc)
+        return Unavailable(
+            f"Could not write to the memory database {str(self._config.path)!r} ({exc}); {pending} writes are kept "
+            "in memory and retried. Free disk space or make the data directory writable; reads keep working"
+        )
+
+    async def _rebuild_key_filter(self) -> None:
+        """Grow the filter (and drop deleted keys): stored keys, plus every hot key, added after
+        the last await so keys written meanwhile are covered. Runs under the write lock."""
+        rows = await self._db.execute_fetchall("SELECT namespace, key FROM entries")
+        keys = KeyFilter(2 * (len(rows) + len(self._hot)))
+        for row in rows:
+            keys.add((row[0], row[1]))
+        for k in self._hot:
+            keys.add(k)
+        self._keys = keys
+
+    async def flush_forever(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """The background flusher: every `flush_interval`, or sooner when `flush_max_dirty` are dirty."""
+        task_status.started()
+        interval = self._config.flush_interval
+        while True:
+            with anyio.move_on_after(interval if self._flush_error is None else max(interval, 1.0)):
+                await self._wake.wait()
+            self._wake = anyio.Event()
+            if self._dirty or self._touched or self._evicted_touch:
+                try:
+                    await self.flush()
+                except Unavailable:
+                    pass  # logged once by _flush_failed; surfaces in stats and durable writes
+
+    # ---- TTL ---------------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Drop expired entries from memory and delete them from SQLite; returns rows deleted."""
+        self._sweeps += 1
+        if self._read_only is not None:
+            self._drop_expired_hot(self._clock())
+            return 0
+        async with self._write_lock:
+            await self._flush_locked()
+            now = self._clock()
+            self._drop_expired_hot(now)
+            with anyio.CancelScope(shield=True):
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    await self._db.execute(_sql.FTS_DELETE_EXPIRED, (now,))
+                    cursor = await self._db.execute(_sql.DELETE_EXPIRED, (now,))
+                    await self._db.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    await self._rollback()
+                    raise self._flush_failed(exc) from exc
+        self._swept += cursor.rowcount
+        return cursor.rowcount
+
+    def _drop_expired_hot(self, now: float) -> None:
+        heap, hot, lru = self._expiry, self._hot, self._lru
+        while heap and heap[0][0] <= now:
+            _, k = heapq.heappop(heap)
+            slot = hot.get(k)
+            if slot is not None and k in lru and slot.expires_at is not None and slot.expires_at <= now:
+                del hot[k]
+                del lru[k]
+                self._hot_bytes -= slot.size
+                self._touched.discard(k)
+
+    async def sweep_forever(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """The background sweeper: `sweep()` every `sweep_interval`."""
+        task_status.started()
+        while True:
+            await anyio.sleep(self._config.sweep_interval)
+            try:
+                await self.sweep()
+            except Unavailable:
+                pass
+
+    # ---- helpers -----------------------------------------------------------------------
+
+    def _remember_namespace(self, namespace: str) -> None:
+        check_namespace(namespace)
+        if len(self._ok_ns) < 65_536:
+            self._ok_ns.add(namespace)
+
+    def _read_only_error(self) -> Unavailable:
+        return Unavailable(
+            f"The memory database {str(self._config.path)!r} is open read-only ({self._read_only}); writes are "
+            "refused, reads work. Make the file and its directory writable and restart"
+        )
+
+    async def _wait_gate(self) -> None:
+        while self._gate is not None:
+            await self._gate.wait()

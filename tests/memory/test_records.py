@@ -1,0 +1,61 @@
+"""Typed records for the other subsystems, and the package's public surface."""
+
+from __future__ import annotations
+
+import pytest
+
+import swarm_mcp.memory as memory
+from swarm_mcp.errors import Conflict, InvalidArgument
+from swarm_mcp.memory import TieredStore
+
+
+def test_the_public_module_declares_a_tuple_all() -> None:
+    assert isinstance(memory.__all__, tuple)
+    assert all(hasattr(memory, name) for name in memory.__all__)
+
+
+async def test_swarm_agent_task_lifecycle_with_cas_and_cascades(store: TieredStore, committed) -> None:
+    swarm = await store.swarms.put("s1", name="alpha", status="running", data={"topology": "mesh"})
+    assert swarm.version == 1 and swarm.data == {"topology": "mesh"}
+    assert committed("SELECT id, version FROM swarms") == [("s1", 1)]  # written through
+    with pytest.raises(Conflict, match="if_version=1"):
+        await store.swarms.put("s1", name="alpha", status="stopped", if_version=0)
+    assert (await store.swarms.put("s1", name="alpha", status="stopped", if_version=1)).version == 2
+    await store.agents.put("a1", kind="coder", status="idle", swarm_id="s1")
+    await store.agents.put("a2", kind="tester", status="busy", swarm_id="s1")
+    await store.tasks.put("t1", status="open", swarm_id="s1", agent_id="a1", priority=3, data={"goal": "x"})
+    assert [a.id for a in await store.agents.list(swarm_id="s1")] == ["a1", "a2"]
+    assert [a.id for a in await store.agents.list(status="busy")] == ["a2"]
+    assert (await store.tasks.get("t1")).priority == 3
+    with pytest.raises(InvalidArgument, match="does not exist"):
+        await store.agents.put("a3", kind="coder", status="idle", swarm_id="missing")
+    await store.agents.delete("a1")
+    assert (await store.tasks.get("t1")).agent_id is None  # unassigned, not deleted
+    assert await store.swarms.delete("s1", if_version=2) is True
+    assert await store.agents.list() == [] and await store.tasks.list() == []
+    assert await store.swarms.get("s1") is None
+
+
+async def test_networks_keep_metadata_as_json_and_weights_as_bytes(store_at) -> None:
+    weights = bytes(range(256)) * 100
+    async with store_at() as store:
+        net = await store.networks.put("n1", weights=weights, metadata={"sizes": [2, 3, 1]})
+        assert net.version == 1
+    async with store_at() as store:
+        again = await store.networks.get("n1")
+        assert again.weights == weights and again.metadata == {"sizes": [2, 3, 1]}
+        assert [n.id for n in await store.networks.list()] == ["n1"]
+        with pytest.raises(InvalidArgument, match="bytes"):
+            await store.networks.put("n2", weights="nope")  # type: ignore[arg-type]
+
+
+async def test_events_are_append_only_and_ordered(store: TieredStore, clock) -> None:
+    first = await store.events.append("agent_spawned", agent_id="a1", data={"kind": "coder"})
+    batch = await store.events.append_many([("task_done", {"ok": True}, "s1", None, "t1"), ("tick", None, None, None, None)])
+    seqs = [first.seq, *(e.seq for e in batch)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+    listed = await store.events.list()
+    assert [e.kind for e in listed] == ["agent_spawned", "task_done", "tick"]
+    assert [e.kind for e in await store.events.list(after_seq=first.seq)] == ["task_done", "tick"]
+    assert [e.kind for e in await store.events.list(swarm_id="s1")] == ["task_done"]
+    assert listed[0].time == clock.now and listed[0].data == {"kind": "coder"}
