@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +20,7 @@ import structlog
 from . import __version__
 from .config import Config
 from .datadir import DataDirLock, ensure_data_dir
+from .memory import StoreConfig, TieredStore, open_store
 from .protocol import ServerIdentity
 
 __all__ = ("App", "Stopper", "TransportBook", "open_app", "SERVER_INSTRUCTIONS")
@@ -86,6 +87,8 @@ class App:
     config: Config
     identity: ServerIdentity
     lock: DataDirLock
+    store: TieredStore
+    clock: Callable[[], float] = time.time  # the one clock of the daemon's state (TTLs, timestamps)
     stopper: Stopper = field(default_factory=Stopper)
     started_at: float = field(default_factory=time.time)
     transports: TransportBook = field(default_factory=TransportBook)
@@ -99,7 +102,9 @@ class App:
 
 
 @asynccontextmanager
-async def open_app(config: Config, stopper: Stopper | None = None) -> AsyncIterator[App]:
+async def open_app(
+    config: Config, stopper: Stopper | None = None, *, clock: Callable[[], float] = time.time
+) -> AsyncIterator[App]:
     """Take the data dir (create 0700, lock), open the subsystems, and close them all on exit.
 
     Raises:
@@ -111,13 +116,28 @@ async def open_app(config: Config, stopper: Stopper | None = None) -> AsyncItera
     lock = DataDirLock(config.lock_path)
     lock.acquire(tcp_url=None)
     try:
-        app = App(
-            config=config,
-            identity=ServerIdentity("swarm-mcp", __version__, SERVER_INSTRUCTIONS),
-            lock=lock,
-            stopper=stopper or Stopper(),
-        )
-        log.info("daemon_started", pid=os.getpid(), version=__version__, data_dir=str(config.data_dir))
-        yield app
+        async with open_store(store_config(config), clock=clock) as store:
+            app = App(
+                config=config,
+                identity=ServerIdentity("swarm-mcp", __version__, SERVER_INSTRUCTIONS),
+                lock=lock,
+                store=store,
+                clock=clock,
+                stopper=stopper or Stopper(),
+            )
+            log.info("daemon_started", pid=os.getpid(), version=__version__, data_dir=str(config.data_dir))
+            yield app
     finally:
         lock.release()
+
+
+def store_config(config: Config) -> StoreConfig:
+    return StoreConfig(
+        path=config.db_path,
+        hot_max_entries=config.memory_hot_max_entries,
+        hot_max_bytes=config.memory_hot_max_bytes,
+        flush_interval=config.memory_flush_ms / 1000,
+        flush_max_dirty=config.memory_flush_max_dirty,
+        synchronous=config.memory_synchronous,
+        max_value_bytes=config.memory_max_value_bytes,
+    )

@@ -142,11 +142,6 @@ class LineClient:
             with suppress(OSError):
                 self.sock.close()
 
-    def stderr_bytes(self) -> bytes:
-        """Everything the server subprocess wrote to stderr (waits for it to exit)."""
-        assert self.process is not None and self.process.stderr is not None
-        return self.process.stderr.read()
-
     def __enter__(self) -> LineClient:
         return self
 

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,14 +35,45 @@ def config_for(home: Path, **settings: Any) -> Config:
 
 
 @asynccontextmanager
-async def running_app(home: Path, **settings: Any) -> AsyncIterator[tuple[App, ToolRegistry]]:
+async def running_app(
+    home: Path, *, clock: Callable[[], float] = time.time, **settings: Any
+) -> AsyncIterator[tuple[App, ToolRegistry]]:
     """A real daemon App on a temporary data dir, and the daemon's tool registry."""
-    async with open_app(config_for(home, **settings)) as app:
+    async with open_app(config_for(home, **settings), clock=clock) as app:
         yield app, build_registry(app)
 
 
-def spawn_stdio(home: Path, *args: str, stderr: Any = subprocess.PIPE, **env: str) -> LineClient:
-    return LineClient.spawn([*SERVE, *args], env=server_env(home, **env), stderr=stderr, cwd=str(REPO_ROOT))
+@asynccontextmanager
+async def mcp_client(home: Path, **kwargs: Any) -> AsyncIterator[tuple[Any, App]]:
+    """The MCP SDK's in-memory client connected to a real daemon App (tools go through MCP)."""
+    from mcp import Client
+
+    from swarm_mcp.sdk_server import build_sdk_server
+
+    async with running_app(home, **kwargs) as (app, registry):
+        async with Client(build_sdk_server(app, registry, transport="memory")) as client:
+            yield client, app
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def spawn_stdio(home: Path, *args: str, **env: str) -> LineClient:
+    """A real `swarm-mcp serve` on stdio; its stderr is appended to `home/server.stderr`
+    (a pipe nobody drains would block the server once full): read it with `server_output`."""
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "server.stderr", "ab") as err:
+        return LineClient.spawn([*SERVE, *args], env=server_env(home, **env), stderr=err, cwd=str(REPO_ROOT))
 
 
 def free_port() -> int:
@@ -96,8 +127,9 @@ def tcp_server(home: Path, *args: str, host: str = "127.0.0.1", **env: str) -> I
 
 
 def server_output(home: Path) -> tuple[bytes, bytes]:
-    """(stdout, stderr) of the `tcp_server` that ran in `home`."""
-    return (home / "server.stdout").read_bytes(), (home / "server.stderr").read_bytes()
+    """(stdout, stderr) of the servers that ran in `home` (stdout only for `tcp_server`)."""
+    stdout = home / "server.stdout"
+    return (stdout.read_bytes() if stdout.exists() else b""), (home / "server.stderr").read_bytes()
 
 
 def log_events(stderr_bytes: bytes) -> list[dict[str, Any]]:

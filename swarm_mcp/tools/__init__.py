@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import features
+from . import features, memory
 from ._registry import ToolContext as ToolContext
 from ._registry import ToolRegistry as ToolRegistry
 
@@ -18,4 +18,5 @@ def build_registry(app: App) -> ToolRegistry:
     """Every tool the daemon serves, bound to `app`."""
     registry = ToolRegistry(app)
     features.register(registry)
+    memory.register(registry)
     return registry

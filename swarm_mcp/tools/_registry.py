@@ -44,12 +44,13 @@ ToolFn = Callable[..., Awaitable[Mapping[str, Any]]]
 class ToolContext:
     """What a tool receives besides its arguments: the daemon state and its request's channel."""
 
-    __slots__ = ("app", "transport", "request_id", "_progress")
+    __slots__ = ("app", "transport", "request_id", "provided", "_progress")
 
-    def __init__(self, app: App, call: CallInfo) -> None:
+    def __init__(self, app: App, call: CallInfo, provided: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.transport = call.transport
         self.request_id = call.request_id
+        self.provided = provided  # the arguments the caller actually sent (Python names), defaults excluded
         self._progress: ProgressFn | None = call.progress
 
     @property
@@ -96,7 +97,7 @@ def _describe_validation(tool: str, exc: ValidationError, arguments: type[BaseMo
             shown = repr(error.get("input"))
             shown = shown if len(shown) <= 80 else shown[:77] + "..."
             problems.append(f"{where}: {error['msg']} (got {shown})")
-    valid = ", ".join(arguments.model_fields) or "none"
+    valid = ", ".join(f.alias or name for name, f in arguments.model_fields.items()) or "none"
     return f"Invalid arguments for {tool}: {'; '.join(problems)}. Valid arguments: {valid}. Fix them and call {tool} again."
 
 
@@ -183,7 +184,7 @@ class ToolRegistry:
                 return _text_result(_describe_validation(name, exc, spec.arguments), is_error=True)
             kwargs = {field: getattr(validated, field) for field in spec.arguments.model_fields}
             if spec.context_param is not None:
-                kwargs[spec.context_param] = ToolContext(self.app, call)
+                kwargs[spec.context_param] = ToolContext(self.app, call, frozenset(validated.model_fields_set))
             try:
                 result = await spec.fn(**kwargs)
             except SwarmError as exc:

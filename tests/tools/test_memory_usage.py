@@ -1,0 +1,173 @@
+"""`memory_usage` through MCP (the SDK's in-memory client) on a real daemon with a real SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import FakeClock, mcp_client
+
+
+async def call(client: Any, **arguments: Any) -> dict[str, Any]:
+    result = await client.call_tool("memory_usage", arguments)
+    assert not result.is_error, result.content[0].text
+    return result.structured_content
+
+
+async def error_text(client: Any, **arguments: Any) -> str:
+    result = await client.call_tool("memory_usage", arguments)
+    assert result.is_error, result.structured_content
+    return result.content[0].text
+
+
+async def test_store_then_retrieve_returns_the_value_with_a_version_and_tags(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        stored = await call(client, action="store", key="plan", value={"steps": [1, 2]}, tags=["queen"], namespace="swarm:1")
+        assert stored["entry"]["version"] == 1
+        got = await call(client, action="retrieve", key="plan", namespace="swarm:1")
+        assert got["found"] is True
+        assert got["entry"]["value"] == {"steps": [1, 2]} and got["entry"]["tags"] == ["queen"]
+        assert (await call(client, action="retrieve", key="plan"))["found"] is False  # other namespace
+
+
+async def test_every_update_increments_the_version_and_compare_and_set_reports_conflicts(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        await call(client, action="store", key="k", value=1)
+        updated = await call(client, action="store", key="k", value=2, ifVersion=1)
+        assert updated["entry"]["version"] == 2
+        text = await error_text(client, action="store", key="k", value=3, ifVersion=1)
+        assert "current version is 2" in text and "ifVersion=2" in text
+        assert "does not exist" not in text
+        absent_only = await error_text(client, action="store", key="k", value=9, ifVersion=0)
+        assert "absent" in absent_only
+        assert (await call(client, action="retrieve", key="k"))["entry"]["value"] == 2
+
+
+async def test_an_expired_entry_is_never_returned(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with mcp_client(tmp_path, clock=clock) as (client, _):
+        await call(client, action="store", key="short", value="x", ttl=10)
+        await call(client, action="store", key="long", value="y", ttl=1000)
+        clock.advance(11)
+        assert (await call(client, action="retrieve", key="short"))["found"] is False
+        listed = await call(client, action="list")
+        assert [e["key"] for e in listed["entries"]] == ["long"]
+        assert listed["entries"][0]["ttl_remaining_s"] == pytest.approx(989)
+
+
+async def test_list_pages_by_prefix_with_a_cursor(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        for i in range(7):
+            await call(client, action="store", key=f"task/{i}", value=i)
+        await call(client, action="store", key="other", value=0)
+        seen, cursor = [], None
+        while True:
+            args = {"action": "list", "prefix": "task/", "limit": 3}
+            if cursor:
+                args["cursor"] = cursor
+            page = await call(client, **args)
+            seen += [e["key"] for e in page["entries"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == [f"task/{i}" for i in range(7)]
+
+
+async def test_search_finds_words_in_values_keys_and_tags_filtered_by_namespace(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        await call(client, action="store", key="a", value={"note": "the queen plans the hive"}, namespace="n1")
+        await call(client, action="store", key="b", value="workers build", tags=["hive"], namespace="n1")
+        await call(client, action="store", key="c", value="hive elsewhere", namespace="n2")
+        hits = (await call(client, action="search", query="hive", namespace="n1"))["hits"]
+        assert sorted(h["key"] for h in hits) == ["a", "b"]
+        assert any("[" in h["snippet"] for h in hits)
+        assert [h["key"] for h in (await call(client, action="search", query="hive", tags=["hive"]))["hits"]] == ["b"]
+
+
+async def test_stats_change_when_the_state_changes(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        before = (await call(client, action="stats"))["stats"]
+        for i in range(5):
+            await call(client, action="store", key=f"k{i}", value="v" * 100, namespace="bulk", agentId=f"agent-{i % 2}")
+        after = (await call(client, action="stats", detail="by-agent"))["stats"]
+        assert after["entries"] == before["entries"] + 5
+        assert after["namespaces"]["bulk"]["entries"] == 5 and after["namespaces"]["bulk"]["bytes"] >= 500
+        assert after["agents"]["agent-0"]["entries"] == 3 and after["agents"]["agent-1"]["entries"] == 2
+        assert after["process"]["rss_bytes"] > 10 * 2**20
+        assert after["process"]["jax"] is None  # JAX not loaded, so not reported (and not loaded by asking)
+        assert after["files"]["db_bytes"] > 0
+
+
+async def test_delete_removes_the_entry(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        await call(client, action="store", key="gone", value=1)
+        assert (await call(client, action="delete", key="gone", durable=True))["deleted"] is True
+        assert (await call(client, action="retrieve", key="gone"))["found"] is False
+        assert (await call(client, action="delete", key="gone"))["deleted"] is False
+
+
+async def test_durable_store_is_committed_before_the_reply(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        await call(client, action="store", key="safe", value={"x": 1}, durable=True)
+        with sqlite3.connect(tmp_path / "swarm.db") as db:
+            rows = db.execute("SELECT value FROM entries WHERE key = 'safe'").fetchall()
+        assert rows == [('{"x":1}',)]
+
+
+async def test_export_then_import_round_trips_entries_with_tags_metadata_and_versions(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path / "a") as (client, _):
+        await call(client, action="store", key="x", value=[1, 2], tags=["t"], metadata={"m": 1}, namespace="ns")
+        await call(client, action="store", key="x", value=[1, 2, 3], namespace="ns")
+        await call(client, action="store", key="y", value="why", namespace="ns", ttl=3600)
+        exported = await call(client, action="export", path="out/ns.jsonl", namespace="ns")
+        assert exported["exported"] == 2
+        original = {e["key"]: e for e in (await call(client, action="list", namespace="ns"))["entries"]}
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "ns.jsonl").write_bytes((tmp_path / "a" / "out" / "ns.jsonl").read_bytes())
+    async with mcp_client(tmp_path / "b") as (client, _):
+        report = (await call(client, action="import", path="ns.jsonl"))["report"]
+        assert report["imported"] == 2
+        copied = {e["key"]: e for e in (await call(client, action="list", namespace="ns"))["entries"]}
+    for key in ("x", "y"):
+        for field in ("value", "version", "tags", "metadata", "created", "updated", "expires_at"):
+            assert copied[key][field] == original[key][field], (key, field)
+
+
+async def test_backup_writes_a_consistent_sqlite_copy(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        for i in range(20):
+            await call(client, action="store", key=f"k{i}", value=i)
+        report = (await call(client, action="backup", path="backups/b1.db"))["report"]
+        assert report["bytes"] > 0
+    with sqlite3.connect(tmp_path / "backups" / "b1.db") as db:
+        assert db.execute("SELECT count(*) FROM entries").fetchone()[0] == 20
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"action": "store", "value": 1}, "needs 'key'"),
+        ({"action": "store", "key": "k"}, "needs 'value'"),
+        ({"action": "retrieve", "key": "k", "ttl": 5}, "does not take 'ttl'"),
+        ({"action": "search"}, "needs 'query'"),
+        ({"action": "export", "path": "../../outside.jsonl"}, "outside"),
+        ({"action": "import", "path": "missing.jsonl"}, "no file at"),
+        ({"action": "store", "key": "k", "value": 1, "namespace": "bad namespace!"}, "amespace"),
+        ({"action": "store", "key": "x" * 600, "value": 1}, "512"),
+        ({"action": "fly"}, "Input should be"),
+        ({"action": "list", "limit": 0}, "greater than or equal to 1"),
+    ],
+)
+async def test_bad_input_gets_an_error_that_says_what_to_do(tmp_path: Path, arguments: dict[str, Any], expected: str) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        assert expected in await error_text(client, **arguments)
+        assert (await call(client, action="stats"))["action"] == "stats"  # still serving
+
+
+async def test_a_value_over_the_size_limit_is_refused_and_nothing_is_stored(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path, memory_max_value_bytes=1000) as (client, _):
+        text = await error_text(client, action="store", key="big", value="x" * 5000)
+        assert "1000" in text
+        assert (await call(client, action="retrieve", key="big"))["found"] is False
