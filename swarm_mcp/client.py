@@ -245,6 +245,8 @@ class HttpClient:
 
     def close(self) -> None:
         with suppress(OSError):
+            self._file.close()
+        with suppress(OSError):
             self.sock.close()
 
     def __enter__(self) -> HttpClient:

@@ -254,8 +254,13 @@ def load_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
             if name not in names:
                 raise ConfigError(f"unknown setting {name!r}")
             take(name, raw, Source("flag", "--" + name.replace("_", "-")))
-    if "tcp" in values and values["tcp"] is not None:
-        parse_host_port(values["tcp"])  # validate early, with the source in the message
+    if values.get("tcp") is not None:
+        try:
+            parse_host_port(values["tcp"])
+        except ConfigError as exc:
+            raise ConfigError(f"tcp (from {sources['tcp']}): {exc}") from None
+    for name in names:
+        sources.setdefault(name, Source("default"))
     return Config(**values, sources=sources)
 
 

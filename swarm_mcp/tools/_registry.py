@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import typing_extensions
 import orjson
 import structlog
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
@@ -150,7 +151,7 @@ class ToolRegistry:
         if title:
             wire["title"] = title
         returns = hints.get("return")
-        if returns is not None and typing.is_typeddict(returns):
+        if returns is not None and typing_extensions.is_typeddict(returns):
             wire["outputSchema"] = _strip_titles(TypeAdapter(returns).json_schema())
         annotations: dict[str, Any] = {"readOnlyHint": read_only, "openWorldHint": open_world}
         if not read_only:

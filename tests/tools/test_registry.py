@@ -1,0 +1,93 @@
+"""The tool registry: schemas from type hints, and errors the model can act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import pytest
+from pydantic import Field
+from support import running_app
+from typing_extensions import TypedDict
+
+from swarm_mcp.errors import NotFound
+from swarm_mcp.protocol import CallInfo
+from swarm_mcp.tools import ToolContext, ToolRegistry
+
+
+class Out(TypedDict):
+    n: int
+
+
+async def pick(
+    ctx: ToolContext,
+    color: Annotated[Literal["red", "blue"], Field(description="A color.")],
+    size: Annotated[int, Field(ge=1, le=10, description="How big.")] = 3,
+) -> Out:
+    """Pick a color."""
+    if color == "blue":
+        raise NotFound("no blue today; call pick with color 'red'")
+    return {"n": size}
+
+
+async def crash() -> Out:
+    """Always crashes."""
+    raise RuntimeError("secret internal detail")
+
+
+@pytest.fixture
+async def registry(tmp_path: Path):
+    async with running_app(tmp_path) as (app, _):
+        registry = ToolRegistry(app)
+        registry.add(pick, read_only=True)
+        registry.add(crash)
+        yield registry
+
+
+async def test_the_input_schema_comes_from_type_hints_without_the_context_parameter(registry) -> None:
+    tool = next(t for t in registry.list_tools() if t["name"] == "pick")
+    schema = tool["inputSchema"]
+    assert schema["properties"]["color"] == {"description": "A color.", "enum": ["red", "blue"], "type": "string"}
+    assert schema["properties"]["size"]["maximum"] == 10 and schema["required"] == ["color"]
+    assert "ctx" not in schema["properties"] and schema["additionalProperties"] is False
+    assert tool["outputSchema"]["properties"] == {"n": {"type": "integer"}}
+    assert tool["description"] == "Pick a color." and tool["annotations"]["readOnlyHint"] is True
+
+
+async def test_invalid_arguments_name_each_problem_and_the_valid_arguments(registry) -> None:
+    result = await registry.call_tool("pick", {"color": "green", "size": 99, "shade": 1}, CallInfo("test"))
+    text = result["content"][0]["text"]
+    assert result["isError"] is True
+    assert "color: Input should be 'red' or 'blue' (got 'green')" in text
+    assert "size: Input should be less than or equal to 10" in text
+    assert "unknown argument 'shade'" in text and "Valid arguments: color, size" in text
+
+
+async def test_a_missing_required_argument_is_named(registry) -> None:
+    result = await registry.call_tool("pick", {}, CallInfo("test"))
+    assert "missing required argument 'color'" in result["content"][0]["text"]
+
+
+async def test_a_domain_error_reaches_the_model_verbatim(registry) -> None:
+    result = await registry.call_tool("pick", {"color": "blue"}, CallInfo("test"))
+    assert result == {"content": [{"type": "text", "text": "no blue today; call pick with color 'red'"}], "isError": True}
+
+
+async def test_an_unknown_tool_names_the_closest_tools(registry) -> None:
+    result = await registry.call_tool("pik", {}, CallInfo("test"))
+    assert result["isError"] and "Closest tools: 'pick'" in result["content"][0]["text"]
+
+
+async def test_an_internal_failure_returns_an_error_id_and_keeps_the_traceback_out_of_the_reply(registry, capsys) -> None:
+    result = await registry.call_tool("crash", {}, CallInfo("test"))
+    text = result["content"][0]["text"]
+    assert result["isError"] and "error id" in text
+    assert "secret internal detail" not in text and "Traceback" not in text
+    error_id = text.split("error id ")[1].split(")")[0]
+    logged = capsys.readouterr().out
+    assert error_id in logged and "secret internal detail" in logged
+
+
+async def test_a_success_carries_structured_content_and_the_same_json_as_text(registry) -> None:
+    result = await registry.call_tool("pick", {"color": "red", "size": 4}, CallInfo("test"))
+    assert result == {"content": [{"type": "text", "text": '{"n":4}'}], "structuredContent": {"n": 4}, "isError": False}
