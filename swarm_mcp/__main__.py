@@ -108,13 +108,15 @@ def _fail(message: str, code: int) -> int:
 def _serve(args: argparse.Namespace, config: Config) -> int:
     import anyio
 
+    from .daemon import StopSignals, run_daemon
     from .datadir import DataDirBusy
-    from .daemon import run_daemon
 
     tcp = config.tcp
     stdio = args.stdio or tcp is None
+    signals = StopSignals()
+    signals.install()  # before the loop starts, and kept until the process exits
     try:
-        anyio.run(lambda: run_daemon(config, stdio=stdio, tcp=tcp))
+        anyio.run(lambda: run_daemon(config, stdio=stdio, tcp=tcp, signals=signals))
     except BaseException as exc:  # task groups wrap errors; find the one the user can act on
         error = _first_swarm_error(exc)
         if error is None:

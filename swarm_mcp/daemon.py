@@ -3,43 +3,68 @@
 SIGINT, SIGTERM and EOF on stdin all begin the same graceful stop: transports stop reading,
 requests already received are answered (or, after `shutdown_grace`, cancelled and answered with
 a shutting-down error), the store is flushed, and the process exits 0. Claude Code sends SIGINT
-and then SIGTERM about 100 ms later without closing stdin, so the signal handlers stay installed
-until the very end: a second signal must not kill the process before state is flushed.
+and then SIGTERM about 100 ms later without closing stdin. So the handlers are installed for the
+whole life of the process (`StopSignals.install` in main), not just while the event loop runs: a
+signal that arrives while the interpreter is already shutting down must not kill it with -15.
 """
 
 from __future__ import annotations
 
+import asyncio
 import signal
+from types import FrameType
 
 import anyio
-import anyio.abc
 import structlog
 
 from .app import Stopper, open_app
 from .config import Config, parse_host_port
 from .tools import build_registry
 
-__all__ = ("run_daemon",)
+__all__ = ("StopSignals", "run_daemon")
 
 log = structlog.get_logger("swarm_mcp.daemon")
 
-
-async def _stop_on_signals(stopper: Stopper, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        task_status.started()
-        async for signum in signals:
-            stopper.request_stop(signal.Signals(signum).name)
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-async def run_daemon(config: Config, *, stdio: bool, tcp: str | None) -> None:
+class StopSignals:
+    """SIGINT/SIGTERM handlers for the process's lifetime, forwarding to the running daemon."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self._target: tuple[asyncio.AbstractEventLoop, Stopper] | None = None
+
+    def install(self) -> None:
+        for signum in _SIGNALS:
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        self.received.append(name)
+        if self._target is not None:
+            loop, stopper = self._target
+            loop.call_soon_threadsafe(stopper.request_stop, name)
+
+    def attach(self, stopper: Stopper) -> None:
+        self._target = (asyncio.get_running_loop(), stopper)
+        if self.received:  # a signal arrived while starting up
+            stopper.request_stop(self.received[0])
+
+    def detach(self) -> None:
+        self._target = None
+
+
+async def run_daemon(config: Config, *, stdio: bool, tcp: str | None, signals: StopSignals | None = None) -> None:
     """Serve until stopped. At least one of `stdio` / `tcp` must be set.
 
     Raises:
         SwarmError: the data dir is busy or unusable, or the TCP address cannot be served.
     """
     stopper = Stopper()
-    async with anyio.create_task_group() as signals:
-        await signals.start(_stop_on_signals, stopper)
+    if signals is not None:
+        signals.attach(stopper)
+    try:
         async with open_app(config, stopper) as app:
             registry = build_registry(app)
             with anyio.CancelScope() as serving:
@@ -57,4 +82,6 @@ async def run_daemon(config: Config, *, stdio: bool, tcp: str | None) -> None:
                     # Transports settle their own in-flight work; this bounds how long they may take.
                     serving.deadline = anyio.current_time() + config.shutdown_grace + 0.3
         log.info("daemon_stopped", reason=stopper.reason)
-        signals.cancel_scope.cancel()
+    finally:
+        if signals is not None:
+            signals.detach()
