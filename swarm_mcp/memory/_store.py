@@ -34,6 +34,7 @@ from ._limits import (
     check_metadata,
     check_namespace,
     check_tags,
+    check_text,
     check_ttl,
     check_version,
     dump_json,
@@ -168,7 +169,7 @@ class KVCore:
             raise self._read_only_error()
         if namespace not in self._ok_ns:
             self._remember_namespace(namespace)
-        if key.__class__ is not str or not 0 < len(key) <= MAX_KEY_CHARS:
+        if key.__class__ is not str or not 0 < len(key) <= MAX_KEY_CHARS or not key.isascii():
             check_key(key)
         try:
             blob = _dumps(value)
@@ -183,8 +184,10 @@ class KVCore:
             if agent_id is None:
                 candidate = metadata.get("agent_id")
                 agent_id = candidate if isinstance(candidate, str) else None
-        if agent_id is not None and not isinstance(agent_id, str):
-            raise InvalidArgument(f"agent_id must be a string or None, not {type(agent_id).__name__}")
+        if agent_id is not None:
+            if not isinstance(agent_id, str):
+                raise InvalidArgument(f"agent_id must be a string or None, not {type(agent_id).__name__}")
+            check_text(agent_id, what="agent_id")
         if ttl is not None:
             ttl = check_ttl(ttl)
         if if_version is not None:

@@ -186,6 +186,22 @@ async def test_non_json_values_and_bad_options_are_invalid_arguments(store: Tier
         await store.put("default", "k", 1, metadata=[1])
 
 
+async def test_text_that_sqlite_cannot_store_is_refused_before_it_is_acknowledged(store: TieredStore) -> None:
+    # a lone surrogate cannot be encoded as UTF-8: accepted, it would fail every flush after it
+    for call in (
+        store.put("default", "k\ud800", 1),
+        store.put("default", "k", 1, tags=["t\udfff"]),
+        store.put("default", "k", 1, agent_id="\ud800"),
+        store.get("default", "k\ud800"),
+        store.delete("default", "k\ud800"),
+    ):
+        with pytest.raises(InvalidArgument, match="surrogate"):
+            await call
+    assert store._dirty == {}
+    await store.put("default", "k\u00e9\U0001d11e", 1)  # any valid Unicode is fine
+    await store.flush()
+
+
 def test_a_bad_config_is_refused_with_the_setting_named(db_path) -> None:
     from swarm_mcp.memory import StoreConfig
 
