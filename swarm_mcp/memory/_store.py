@@ -50,7 +50,9 @@ _loads = orjson.loads
 
 
 class _Slot:
-    """The hot tier's record of one key; `value is None` marks a deletion not yet committed."""
+    """The hot tier's record of one key; `value is None` marks a deletion not yet committed.
+    `value` and `metadata` are JSON text (`str`: an orjson `bytes` kept alive costs several
+    times its serialization in malloc, a `str` does not, and SQLite binds it as TEXT)."""
 
     __slots__ = (
         "value", "tags", "metadata", "agent_id", "version", "created", "updated",
@@ -58,7 +60,7 @@ class _Slot:
     )
 
     def __init__(
-        self, value: bytes | None, tags: tuple[str, ...], metadata: bytes | None, agent_id: str | None,
+        self, value: str | None, tags: tuple[str, ...], metadata: str | None, agent_id: str | None,
         version: int, created: float, updated: float, accessed: float, access_count: int,
         expires_at: float | None, size: int, seq: int,
     ) -> None:
@@ -78,8 +80,7 @@ class _Slot:
 
 def _slot_from_row(row: tuple[Any, ...]) -> _Slot:
     return _Slot(
-        row[2].encode(), tuple(_loads(row[3])), None if row[4] is None else row[4].encode(), row[5],
-        row[6], row[7], row[8], row[9], row[10], row[11], row[12], 0,
+        row[2], tuple(_loads(row[3])), row[4], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], 0,
     )
 
 
@@ -175,12 +176,18 @@ class KVCore:
             blob = _dumps(value)
         except TypeError:
             blob = dump_json(value, what="value", limit=self._max_value)
-        if len(blob) > self._max_value:
+        nbytes = len(blob)
+        if nbytes > self._max_value:
             dump_json(value, what="value", limit=self._max_value)
+        text = blob.decode()
         tag_t = check_tags(tags) if tags else ()
         meta = None
+        meta_bytes = 0
         if metadata is not None:
-            meta = check_metadata(metadata, limit=self._max_value)
+            meta_blob = check_metadata(metadata, limit=self._max_value)
+            if meta_blob is not None:
+                meta_bytes = len(meta_blob)
+                meta = meta_blob.decode()
             if agent_id is None:
                 candidate = metadata.get("agent_id")
                 agent_id = candidate if isinstance(candidate, str) else None
@@ -215,10 +222,10 @@ class KVCore:
             raise VersionConflict(namespace, key, expected=if_version, actual=current)
         self._seq += 1
         seq = self._seq
-        size = len(blob) + len(key) + (len(meta) if meta is not None else 0) + (sum(map(len, tag_t)) if tag_t else 0)
+        size = nbytes + len(key) + meta_bytes + (sum(map(len, tag_t)) if tag_t else 0)
         expires_at = None if ttl is None else now + ttl
         if slot is None:
-            slot = _Slot(blob, tag_t, meta, agent_id, 1, now, now, now, 0, expires_at, size, seq)
+            slot = _Slot(text, tag_t, meta, agent_id, 1, now, now, now, 0, expires_at, size, seq)
             hot[k] = slot
             self._hot_bytes += size
         else:
@@ -230,7 +237,7 @@ class KVCore:
                 slot.access_count = 0
             else:
                 slot.version = current + 1
-            slot.value = blob
+            slot.value = text
             slot.tags = tag_t
             slot.metadata = meta
             slot.agent_id = agent_id
@@ -455,8 +462,7 @@ class KVCore:
         for k in batch:
             s = hot[k]
             rows.append((
-                k[0], k[1], None if s.value is None else s.value.decode(),
-                _dumps(s.tags).decode() if s.tags else "[]", None if s.metadata is None else s.metadata.decode(),
+                k[0], k[1], s.value, _dumps(s.tags).decode() if s.tags else "[]", s.metadata,
                 s.agent_id, s.version, s.created, s.updated, s.accessed, s.access_count, s.expires_at, s.size,
             ))
         touches = []
