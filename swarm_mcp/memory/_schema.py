@@ -133,6 +133,7 @@ class OpenedDb:
     read_only: str | None  # why the store is read-only, or None
     created: bool
     schema_version: int
+    read_uri: str  # how to open more read-only connections to the same file
 
 
 def _looks_read_only(exc: sqlite3.Error) -> bool:
@@ -245,7 +246,8 @@ async def open_db(config: StoreConfig) -> OpenedDb:
     except BaseException:
         await db.close()
         raise
-    return OpenedDb(db=db, read_only=None, created=not existed, schema_version=SCHEMA_VERSION)
+    return OpenedDb(db=db, read_only=None, created=not existed, schema_version=SCHEMA_VERSION,
+                    read_uri=f"{path.as_uri()}?mode=ro")
 
 
 async def _configure(db: aiosqlite.Connection, config: StoreConfig) -> None:
@@ -307,7 +309,8 @@ async def _open_read_only(config: StoreConfig, existed: bool, *, reason: str) ->
             )
         await db.execute(STAGE_DDL)
         log.warning("store_read_only", path=str(path), reason=reason)
-        return OpenedDb(db=db, read_only=reason, created=False, schema_version=current)
+        return OpenedDb(db=db, read_only=reason, created=False, schema_version=current,
+                        read_uri=f"{path.as_uri()}?{query}")
     raise Unavailable(
         f"Cannot open the memory database {str(path)!r} for writing ({reason}) nor for reading ({last}); "
         "check the permissions of the file and its directory"

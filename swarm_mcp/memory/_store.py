@@ -2,7 +2,8 @@
 
 Every entry lives in `_hot` while it is dirty (written, not yet committed) or in flight (in the
 batch being committed); only clean entries sit in `_lru` and can be evicted. A key that is not
-hot is read through from SQLite, unless the Bloom filter says it was never stored. All SQLite
+hot is read through from SQLite (on the read connection), unless the Bloom filter says it was
+never stored. All SQLite
 writes, flushes included, hold `_write_lock`, so a flush is one transaction that nothing
 interleaves with.
 """
@@ -39,6 +40,7 @@ from ._limits import (
     check_version,
     dump_json,
 )
+from ._reader import ReadConnection
 from ._types import Entry, StoreConfig, make_entry
 
 log = structlog.get_logger()
@@ -97,10 +99,11 @@ class KVCore:
 
     def __init__(
         self, config: StoreConfig, db: aiosqlite.Connection, *, clock: Callable[[], float],
-        read_only: str | None, keys: KeyFilter,
+        read_only: str | None, keys: KeyFilter, reader: ReadConnection,
     ) -> None:
         self._config = config
         self._db = db
+        self._reader = reader
         self._clock = clock
         self._read_only = read_only
         self._max_entries = config.hot_max_entries
@@ -368,7 +371,7 @@ class KVCore:
         event = self._loading[k] = anyio.Event()
         epoch = self._epoch
         try:
-            rows = await self._db.execute_fetchall(_sql.SELECT_ONE, k)
+            rows = await self._reader.fetchall(_sql.SELECT_ONE, k)
         except sqlite3.Error as exc:
             raise Unavailable(
                 f"Could not read {k[1]!r} from {str(self._config.path)!r} ({exc}); entries in memory are still served"
@@ -384,7 +387,7 @@ class KVCore:
             return slot
         if not rows:
             return None
-        slot = _slot_from_row(tuple(rows[0]))
+        slot = _slot_from_row(rows[0])
         touch = self._evicted_touch.pop(k, None)
         if touch is not None:
             slot.accessed = max(slot.accessed, touch[0])

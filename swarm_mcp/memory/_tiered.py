@@ -22,11 +22,22 @@ from swarm_mcp.errors import InvalidArgument, Unavailable
 from . import _sql
 from ._bloom import KeyFilter
 from ._limits import MAX_KEY_CHARS, check_limit, check_namespace, check_tags
+from ._reader import ReadConnection
 from ._records import AgentTable, EventLog, NetworkTable, SwarmTable, TaskTable
 from ._schema import SCHEMA_VERSION, open_db
 from ._store import KVCore, entry_from_row
 from ._transfer import backup_sync, export_sync, parse_import
-from ._types import BackupReport, Entry, ImportMode, ImportReport, Page, SearchHit, StatsDetail, StoreConfig
+from ._types import (
+    BackupReport,
+    Entry,
+    ImportMode,
+    ImportReport,
+    Page,
+    SearchHit,
+    StatsDetail,
+    StoreConfig,
+    make_entry,
+)
 
 log = structlog.get_logger()
 
@@ -92,9 +103,9 @@ class TieredStore(KVCore):
 
     def __init__(
         self, config: StoreConfig, db: aiosqlite.Connection, *, clock: Callable[[], float],
-        read_only: str | None, keys: KeyFilter,
+        read_only: str | None, keys: KeyFilter, reader: ReadConnection,
     ) -> None:
-        super().__init__(config, db, clock=clock, read_only=read_only, keys=keys)
+        super().__init__(config, db, clock=clock, read_only=read_only, keys=keys, reader=reader)
         self.swarms = SwarmTable(self)
         self.agents = AgentTable(self)
         self.tasks = TaskTable(self)
@@ -129,10 +140,10 @@ class TieredStore(KVCore):
         if upper is not None:
             params.append(upper)
         params += [self._clock(), limit + 1]
-        rows = await self._db.execute_fetchall(sql, params)
+        rows = await self._reader.fetchall(sql, params)
         more = len(rows) > limit
-        rows = list(rows)[:limit]
-        entries = tuple(e for e in (self._overlay(tuple(r)) for r in rows) if e is not None)
+        rows = rows[:limit]
+        entries = tuple(e for e in (self._overlay(r) for r in rows) if e is not None)
         next_cursor = _encode_cursor(namespace, prefix, rows[-1][1]) if more else None
         return Page(entries=entries, next_cursor=next_cursor)
 
@@ -142,7 +153,8 @@ class TieredStore(KVCore):
         """Full-text search over keys, string values and tags, best first (bm25; key and tag
         matches weigh more than value matches). Each chunk of `query` must match (a phrase;
         `word*` is a prefix). `tags`: only entries carrying all of them. Pending writes are
-        flushed first, so every acknowledged write is searchable.
+        flushed first, so every acknowledged write is searchable; the query itself runs on the
+        read connection.
 
         Raises:
             InvalidArgument: an empty query, bad namespace, tags, or limit (1..100).
@@ -170,10 +182,10 @@ class TieredStore(KVCore):
             "FROM top JOIN entries_fts ON entries_fts.rowid = top.rid JOIN entries AS e ON e.id = top.rid "
             "WHERE entries_fts MATCH ? ORDER BY top.score"
         )
-        rows = await self._db.execute_fetchall(sql, [*params, limit, match])
+        rows = await self._reader.fetchall(sql, [*params, limit, match])
         hits = []
         for r in rows:
-            entry = self._overlay(tuple(r[:13]))
+            entry = self._overlay(r[:13])
             if entry is not None:
                 hits.append(SearchHit(entry=entry, score=r[13], snippet=r[14] or ""))
         return hits
@@ -185,7 +197,7 @@ class TieredStore(KVCore):
             return entry_from_row(row)
         if slot.value is None or (slot.expires_at is not None and slot.expires_at <= self._clock()):
             return None
-        return Entry(
+        return make_entry(
             row[0], row[1], orjson.loads(slot.value), slot.tags,
             None if slot.metadata is None else orjson.loads(slot.metadata), slot.agent_id, slot.version,
             slot.created, slot.updated, slot.accessed, slot.access_count, slot.expires_at,
@@ -214,7 +226,7 @@ class TieredStore(KVCore):
             flush_error = str(exc)
         now = self._clock()
         live = "expires_at IS NULL OR expires_at > ?"
-        ns_rows = await self._db.execute_fetchall(
+        ns_rows = await self._reader.fetchall(
             f"SELECT namespace, count(*), coalesce(sum(size), 0) FROM entries WHERE {live} GROUP BY namespace", (now,)
         )
         namespaces = {r[0]: {"entries": r[1], "bytes": r[2]} for r in ns_rows}
@@ -252,9 +264,9 @@ class TieredStore(KVCore):
         if detail == "detailed":
             counts = {}
             for table in ("swarms", "agents", "tasks", "events", "networks"):
-                counts[table] = (await self._db.execute_fetchall(f"SELECT count(*) FROM {table}"))[0][0]
-            page = await self._db.execute_fetchall("PRAGMA page_count")
-            free = await self._db.execute_fetchall("PRAGMA freelist_count")
+                counts[table] = (await self._reader.fetchall(f"SELECT count(*) FROM {table}"))[0][0]
+            page = await self._reader.fetchall("PRAGMA page_count")
+            free = await self._reader.fetchall("PRAGMA freelist_count")
             out["detailed"] = {
                 "read_throughs": self._read_throughs,
                 "sweeps": self._sweeps,
@@ -268,7 +280,7 @@ class TieredStore(KVCore):
                 "ttl_heap": len(self._expiry),
             }
         elif detail == "by-agent":
-            rows = await self._db.execute_fetchall(
+            rows = await self._reader.fetchall(
                 f"SELECT agent_id, count(*), coalesce(sum(size), 0) FROM entries WHERE {live} GROUP BY agent_id", (now,)
             )
             out["agents"] = {("" if r[0] is None else r[0]): {"entries": r[1], "bytes": r[2]} for r in rows}
@@ -390,7 +402,7 @@ class TieredStore(KVCore):
     # ---- lifecycle -----------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Flush everything and close the database (idempotent). `open_store` calls it, shielded."""
+        """Flush everything and close both connections (idempotent). `open_store` calls it, shielded."""
         if self._db is None:
             return
         lost = 0
@@ -404,7 +416,10 @@ class TieredStore(KVCore):
                         lost, error = len(self._dirty), exc
         finally:
             db, self._db = self._db, None  # type: ignore[assignment]
-            await db.close()
+            try:
+                await self._reader.aclose()
+            finally:
+                await db.close()
         if error is not None:
             log.error("store_closed_with_unwritten_entries", path=str(self._config.path), lost=lost)
             raise Unavailable(
@@ -435,10 +450,12 @@ async def open_store(config: StoreConfig, *, clock: Callable[[], float] = time.t
     opened = await open_db(config)
     try:
         keys = await _key_filter(opened.db)
+        reader = await ReadConnection.open(opened.read_uri, busy_timeout=config.busy_timeout)
     except BaseException:
-        await opened.db.close()
+        with anyio.CancelScope(shield=True):
+            await opened.db.close()
         raise
-    store = TieredStore(config, opened.db, clock=clock, read_only=opened.read_only, keys=keys)
+    store = TieredStore(config, opened.db, clock=clock, read_only=opened.read_only, keys=keys, reader=reader)
     log.info("store_opened", path=str(config.path), created=opened.created, read_only=opened.read_only,
              entries=keys.count)
     body_error: Exception | None = None
