@@ -25,7 +25,7 @@ from ._limits import MAX_KEY_CHARS, check_limit, check_namespace, check_tags
 from ._reader import ReadConnection
 from ._records import AgentTable, EventLog, NetworkTable, SwarmTable, TaskTable
 from ._schema import SCHEMA_VERSION, open_db
-from ._store import KVCore, entry_from_row
+from ._store import KEYS_SQL, KVCore, entry_from_row
 from ._transfer import backup_sync, export_sync, parse_import
 from ._types import (
     BackupReport,
@@ -44,6 +44,7 @@ log = structlog.get_logger()
 _WORD = re.compile(r"\w", re.UNICODE)
 MAX_LIST = 1_000
 MAX_SEARCH = 100
+_SEARCH_TRIES = 3
 
 
 def _fts_query(query: str) -> str:
@@ -103,9 +104,10 @@ class TieredStore(KVCore):
 
     def __init__(
         self, config: StoreConfig, db: aiosqlite.Connection, *, clock: Callable[[], float],
-        read_only: str | None, keys: KeyFilter, reader: ReadConnection,
+        read_only: str | None, keys: KeyFilter, reader: ReadConnection, fts_backlog: int = 0,
     ) -> None:
-        super().__init__(config, db, clock=clock, read_only=read_only, keys=keys, reader=reader)
+        super().__init__(config, db, clock=clock, read_only=read_only, keys=keys, reader=reader,
+                         fts_backlog=fts_backlog)
         self.swarms = SwarmTable(self)
         self.agents = AgentTable(self)
         self.tasks = TaskTable(self)
@@ -153,8 +155,8 @@ class TieredStore(KVCore):
         """Full-text search over keys, string values and tags, best first (bm25; key and tag
         matches weigh more than value matches). Each chunk of `query` must match (a phrase;
         `word*` is a prefix). `tags`: only entries carrying all of them. Pending writes are
-        flushed first, so every acknowledged write is searchable; the query itself runs on the
-        read connection.
+        flushed and the FTS backlog indexed first, so every acknowledged write is searchable;
+        the query itself runs on the read connection, in one snapshot whose index is complete.
 
         Raises:
             InvalidArgument: an empty query, bad namespace, tags, or limit (1..100).
@@ -164,7 +166,6 @@ class TieredStore(KVCore):
             check_namespace(namespace)
         tag_t = check_tags(tags)
         check_limit(limit, most=MAX_SEARCH)
-        await self._flush_for_read()
         where = ["entries_fts MATCH ?", "(e.expires_at IS NULL OR e.expires_at > ?)"]
         params: list[Any] = [match, self._clock()]
         if namespace is not None:
@@ -174,20 +175,39 @@ class TieredStore(KVCore):
             where.append("EXISTS (SELECT 1 FROM json_each(e.tags) WHERE value = ?)")
             params.append(tag)
         cols = ", ".join(f"e.{c.strip()}" for c in _sql.COLUMNS.split(","))
+        # One statement, so one snapshot: its first column says whether that snapshot's index
+        # lags (a flush committed between our indexing and the read); then its hits could match
+        # text an entry no longer has, and the search runs again.
         sql = (
-            "WITH top AS (SELECT e.id AS rid, bm25(entries_fts, 4.0, 1.0, 2.0) AS score "
+            "WITH lag (n) AS (SELECT EXISTS (SELECT 1 FROM fts_backlog)), "
+            "top AS (SELECT e.id AS rid, bm25(entries_fts, 4.0, 1.0, 2.0) AS score "
             f"FROM entries_fts JOIN entries AS e ON e.id = entries_fts.rowid WHERE {' AND '.join(where)} "
-            "ORDER BY score LIMIT ?) "
-            f"SELECT {cols}, top.score, snippet(entries_fts, -1, '[', ']', '…', 16) "
+            "ORDER BY score LIMIT ?), "
+            f"hits AS (SELECT {cols}, top.score AS score, snippet(entries_fts, -1, '[', ']', '…', 16) "
             "FROM top JOIN entries_fts ON entries_fts.rowid = top.rid JOIN entries AS e ON e.id = top.rid "
-            "WHERE entries_fts MATCH ? ORDER BY top.score"
+            "WHERE entries_fts MATCH ?) "
+            "SELECT lag.n, hits.* FROM lag LEFT JOIN hits ON true ORDER BY hits.score"
         )
-        rows = await self._reader.fetchall(sql, [*params, limit, match])
+        args = (*params, limit, match)
+        rows: list[Any] = []
+        for attempt in range(_SEARCH_TRIES + 1):
+            if attempt < _SEARCH_TRIES:
+                await self._sync_for_search()
+                rows = await self._reader.fetchall(sql, args)
+            else:  # flushes kept committing in between: hold them off this once
+                async with self._write_lock:
+                    await self._flush_locked()
+                    await self._index_locked(None)
+                    rows = await self._reader.fetchall(sql, args)
+            if not rows[0][0] or self._read_only is not None:
+                break
         hits = []
         for r in rows:
-            entry = self._overlay(r[:13])
+            if r[1] is None:
+                continue  # the LEFT JOIN's row when nothing matched
+            entry = self._overlay(r[1:14])
             if entry is not None:
-                hits.append(SearchHit(entry=entry, score=r[13], snippet=r[14] or ""))
+                hits.append(SearchHit(entry=entry, score=r[14], snippet=r[15] or ""))
         return hits
 
     def _overlay(self, row: tuple[Any, ...]) -> Entry | None:
@@ -258,6 +278,15 @@ class TieredStore(KVCore):
                 "interval_s": self._config.flush_interval,
                 "max_dirty": self._max_dirty,
             },
+            "fts": {
+                "backlog_pending": self._fts_pending,
+                "backlog_at_open": self._fts_backlog_at_open,
+                "index_batches": self._index_batches,
+                "indexed_rows": self._indexed_rows,
+                "last_index_rows": self._last_index_rows,
+                "last_index_duration_s": self._last_index_duration,
+                "error": self._index_error,
+            },
             "files": {"path": str(self._config.path), **self._file_sizes()},
             "read_only": self._read_only,
         }
@@ -267,6 +296,7 @@ class TieredStore(KVCore):
                 counts[table] = (await self._reader.fetchall(f"SELECT count(*) FROM {table}"))[0][0]
             page = await self._reader.fetchall("PRAGMA page_count")
             free = await self._reader.fetchall("PRAGMA freelist_count")
+            backlog = await self._reader.fetchall(_sql.BACKLOG_COUNT)
             out["detailed"] = {
                 "read_throughs": self._read_throughs,
                 "sweeps": self._sweeps,
@@ -278,6 +308,7 @@ class TieredStore(KVCore):
                 "db_free_pages": free[0][0],
                 "key_filter_bytes": self._keys.nbytes,
                 "ttl_heap": len(self._expiry),
+                "fts_backlog_rows": backlog[0][0],
             }
         elif detail == "by-agent":
             rows = await self._reader.fetchall(
@@ -364,18 +395,13 @@ class TieredStore(KVCore):
         await db.execute("BEGIN IMMEDIATE")
         try:
             if mode == "replace":
-                if namespace is None:
-                    await db.execute(_sql.FTS_DELETE_ALL)
-                    deleted = (await db.execute(_sql.DELETE_ALL)).rowcount
-                else:
-                    await db.execute(_sql.FTS_DELETE_NAMESPACE, (namespace,))
-                    deleted = (await db.execute(_sql.DELETE_NAMESPACE, (namespace,))).rowcount
+                deleted = (await db.execute(_sql.DELETE_NAMESPACE, (namespace,))).rowcount
             await db.executemany(_sql.STAGE_INSERT, rows)
             if mode == "merge":
                 skipped = (await db.execute(_sql.MARK_STAGED_NEWER)).rowcount
-            await db.execute(_sql.FTS_DELETE_STAGED)
+            before = (await db.execute_fetchall(_sql.MAX_ID))[0][0]
             await db.execute(_sql.UPSERT_STAGED)
-            await db.execute(_sql.FTS_INSERT_STAGED)
+            await db.execute(_sql.BACKLOG_NEW, (before,))
             await db.execute(_sql.CLEAR_STAGE)
             await db.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -384,6 +410,7 @@ class TieredStore(KVCore):
         except BaseException:
             await self._rollback()
             raise
+        self._fts_pending = True
         return deleted, skipped
 
     async def backup(self, path: Path) -> BackupReport:
@@ -402,7 +429,8 @@ class TieredStore(KVCore):
     # ---- lifecycle -----------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Flush everything and close both connections (idempotent). `open_store` calls it, shielded."""
+        """Flush everything, index the FTS backlog, and close both connections (idempotent).
+        `open_store` calls it, shielded."""
         if self._db is None:
             return
         lost = 0
@@ -414,6 +442,11 @@ class TieredStore(KVCore):
                         await self._flush_locked()
                     except Unavailable as exc:
                         lost, error = len(self._dirty), exc
+                    else:
+                        try:
+                            await self._index_locked(None)  # the next open may be read-only
+                        except Unavailable:
+                            pass  # logged; the committed backlog is indexed at the next open
         finally:
             db, self._db = self._db, None  # type: ignore[assignment]
             try:
@@ -429,7 +462,7 @@ class TieredStore(KVCore):
 
 
 async def _key_filter(db: aiosqlite.Connection) -> KeyFilter:
-    rows = await db.execute_fetchall("SELECT namespace, key FROM entries")
+    rows = await db.execute_fetchall(KEYS_SQL)
     keys = KeyFilter(max(1_000_000, 2 * len(rows)))
     for row in rows:
         keys.add((row[0], row[1]))
@@ -441,25 +474,41 @@ async def open_store(config: StoreConfig, *, clock: Callable[[], float] = time.t
     """Open the store, run its flusher and TTL sweeper, and on exit flush everything.
 
     The final flush and close are shielded, so they also run when the caller is cancelled.
-    An exception from the body propagates as itself (not inside an ExceptionGroup).
+    An exception from the body propagates as itself (not inside an ExceptionGroup). A search
+    index backlog left by a crash is indexed before this returns.
 
     Raises:
         StoreCorrupt: the file is not a readable store (never recreated over).
         Unavailable: the file cannot be created or opened; or, on exit, writes could not be committed.
     """
     opened = await open_db(config)
+    reader: ReadConnection | None = None
     try:
         keys = await _key_filter(opened.db)
+        backlog = (await opened.db.execute_fetchall(_sql.BACKLOG_COUNT))[0][0]
         reader = await ReadConnection.open(opened.read_uri, busy_timeout=config.busy_timeout)
     except BaseException:
         with anyio.CancelScope(shield=True):
             await opened.db.close()
         raise
-    store = TieredStore(config, opened.db, clock=clock, read_only=opened.read_only, keys=keys, reader=reader)
+    store = TieredStore(config, opened.db, clock=clock, read_only=opened.read_only, keys=keys, reader=reader,
+                        fts_backlog=backlog)
     log.info("store_opened", path=str(config.path), created=opened.created, read_only=opened.read_only,
-             entries=keys.count)
+             entries=keys.count, fts_backlog=backlog)
     body_error: Exception | None = None
     try:
+        if backlog and opened.read_only is None:
+            started = time.perf_counter()
+            try:
+                indexed = await store.index_backlog()
+            except Unavailable:
+                pass  # logged; the flusher retries and search raises it
+            else:
+                log.info("store_fts_backlog_indexed", path=str(config.path), rows=indexed,
+                         duration_s=round(time.perf_counter() - started, 4))
+        elif backlog:
+            log.warning("store_fts_backlog_unindexed", path=str(config.path), rows=backlog,
+                        reason="read-only: search may miss or misreport these entries")
         async with anyio.create_task_group() as tg:
             if opened.read_only is None:
                 await tg.start(store.flush_forever)
