@@ -1,4 +1,4 @@
-"""A Bloom filter over the (namespace, key) pairs in the database.
+"""A Bloom filter over the (namespace, key) pairs in the database (entries and tombstones).
 
 A negative answer is certain, so a put of a key that is neither hot nor possibly stored needs
 no read-through: the hot path stays free of awaits for new keys.

@@ -5,7 +5,8 @@ of each value), and the tables later subsystems keep: `swarms`, `agents`, `tasks
 `networks`. `schema_version` holds one row per applied migration.
 
 Version 2: `fts_backlog` (entries whose FTS rows are out of date: the flush commits rows there
-and a separate step indexes them).
+and a separate step indexes them). Version 3: `tombstones` (the last version of deleted and
+expired keys, so a key's version never goes backwards).
 """
 
 from __future__ import annotations
@@ -143,10 +144,24 @@ CREATE TRIGGER entries_backlog_delete AFTER DELETE ON entries BEGIN
 END;
 """
 
+# The last version of each deleted or expired key, until the sweeper forgets it
+# (`StoreConfig.tombstone_horizon`), so that writing the key again continues from there.
+_V3 = """
+CREATE TABLE tombstones (
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    deleted_at REAL NOT NULL,
+    PRIMARY KEY (namespace, key)
+) WITHOUT ROWID;
+CREATE INDEX tombstones_age ON tombstones (deleted_at);
+"""
+
 # (version, description, DDL). Append only; never edit an applied step.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "entries with FTS5; swarms, agents, tasks, events, networks", _V1),
     (2, "fts_backlog: the FTS index is brought up to date after the flush, not in it", _V2),
+    (3, "tombstones: a deleted or expired key's version never goes backwards", _V3),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

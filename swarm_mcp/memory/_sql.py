@@ -20,7 +20,16 @@ COLUMNS = (
 _N_COLUMNS = len(COLUMNS.split(","))
 _FROM_JSON = ", ".join(f"j.value ->> {i}" for i in range(_N_COLUMNS))
 
-SELECT_ONE = f"SELECT {COLUMNS} FROM entries WHERE namespace = ? AND key = ?"
+# Entries first, then the tombstone of a deleted or expired key (value NULL: no live entry, but
+# `version` is the last one it had).
+SELECT_ONE = f"""
+SELECT {COLUMNS} FROM (
+    SELECT {COLUMNS}, 0 AS rank FROM entries WHERE namespace = ?1 AND key = ?2
+    UNION ALL
+    SELECT namespace, key, NULL, '[]', NULL, NULL, version, deleted_at, deleted_at, deleted_at, 0, NULL, 0, 1
+    FROM tombstones WHERE namespace = ?1 AND key = ?2
+) ORDER BY rank LIMIT 1
+"""
 
 # Each `->>` costs about as much as inserting the row, so the common first write with no tags,
 # metadata, agent or TTL travels as 5 fields: [namespace, key, value, time, size].
@@ -45,7 +54,13 @@ ON CONFLICT (namespace, key) DO UPDATE SET
     updated = excluded.updated, accessed = excluded.accessed, access_count = excluded.access_count,
     expires_at = excluded.expires_at, size = excluded.size
 """
-# ?1: a JSON array of [namespace, key].
+# ?1: a JSON array of [namespace, key, last version]; ?2: the time of deletion.
+TOMBSTONE_JSON = """
+INSERT INTO tombstones (namespace, key, version, deleted_at)
+SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, ?2 FROM json_each(?1) AS j WHERE true
+ON CONFLICT (namespace, key) DO UPDATE SET
+    version = max(version, excluded.version), deleted_at = excluded.deleted_at
+"""
 DELETE_JSON = """
 DELETE FROM entries WHERE (namespace, key) IN (SELECT j.value ->> 0, j.value ->> 1 FROM json_each(?1) AS j)
 """
@@ -66,6 +81,11 @@ ON CONFLICT (namespace, key) DO UPDATE SET
     agent_id = excluded.agent_id, version = excluded.version, created = excluded.created,
     updated = excluded.updated, accessed = excluded.accessed, access_count = excluded.access_count,
     expires_at = excluded.expires_at, size = excluded.size
+"""
+TOMBSTONE_ROW = """
+INSERT INTO tombstones (namespace, key, version, deleted_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (namespace, key) DO UPDATE SET
+    version = max(version, excluded.version), deleted_at = excluded.deleted_at
 """
 DELETE_ROW = "DELETE FROM entries WHERE namespace = ? AND key = ?"
 TOUCH_ROW = (
@@ -99,16 +119,36 @@ CLEAR_BACKLOG = "DELETE FROM fts_backlog WHERE id <= ?1"
 BACKLOG_COUNT = "SELECT count(*) FROM fts_backlog"
 LAST_ID = 2**63 - 1
 
+# TTL: expired rows leave a tombstone with their last version, then go.
+TOMBSTONE_EXPIRED = """
+INSERT INTO tombstones (namespace, key, version, deleted_at)
+SELECT namespace, key, version, expires_at FROM entries WHERE expires_at <= ?1
+ON CONFLICT (namespace, key) DO UPDATE SET
+    version = max(version, excluded.version), deleted_at = excluded.deleted_at
+"""
 DELETE_EXPIRED = "DELETE FROM entries WHERE expires_at <= ?1"
+PURGE_TOMBSTONES = "DELETE FROM tombstones WHERE deleted_at <= ?1"
 
-# Import. Stage rows first; 'replace' deletes, 'merge' drops staged rows the store has at an
-# equal or newer version.
+# Import. Stage rows first; 'replace' deletes (leaving tombstones), 'merge' drops staged rows the
+# store has at an equal or newer version; a key the store deleted comes back above its tombstone.
 STAGE_INSERT = f"INSERT INTO stage ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+TOMBSTONE_NAMESPACE = """
+INSERT INTO tombstones (namespace, key, version, deleted_at)
+SELECT namespace, key, version, ?2 FROM entries WHERE ?1 IS NULL OR namespace = ?1
+ON CONFLICT (namespace, key) DO UPDATE SET
+    version = max(version, excluded.version), deleted_at = excluded.deleted_at
+"""
 DELETE_NAMESPACE = "DELETE FROM entries WHERE ?1 IS NULL OR namespace = ?1"
 MARK_STAGED_NEWER = """
 DELETE FROM stage WHERE EXISTS (
     SELECT 1 FROM entries AS e WHERE e.namespace = stage.namespace AND e.key = stage.key
     AND e.version >= stage.version)
+"""
+LIFT_STAGED_ABOVE_TOMBSTONES = """
+UPDATE stage SET version = max(stage.version, t.version + 1)
+FROM tombstones AS t
+WHERE t.namespace = stage.namespace AND t.key = stage.key
+AND NOT EXISTS (SELECT 1 FROM entries AS e WHERE e.namespace = stage.namespace AND e.key = stage.key)
 """
 UPSERT_STAGED = f"""
 INSERT INTO entries ({COLUMNS})

@@ -5,6 +5,9 @@ batch being committed); only clean entries sit in `_lru` and can be evicted. A k
 hot is read through from SQLite (on the read connection), unless the Bloom filter says it was
 never stored. All SQLite writes, flushes and FTS indexing included, hold `_write_lock`, so each
 is one transaction that nothing interleaves with.
+
+Versions never go backwards: a deleted key keeps its last version in its slot (value None) and,
+once committed, in `tombstones`; writing it again continues from there.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from ._types import Entry, StoreConfig, make_entry
 log = structlog.get_logger()
 
 Key = tuple[str, str]
-KEYS_SQL = "SELECT namespace, key FROM entries"
+KEYS_SQL = "SELECT namespace, key FROM entries UNION ALL SELECT namespace, key FROM tombstones"
 _RETRY = object()
 _dumps = orjson.dumps
 _loads = orjson.loads
@@ -60,7 +63,8 @@ _CHUNK = 2_000
 class _Slot:
     """The hot tier's record of one key. `value` and `metadata` are JSON text (`str`: an
     orjson `bytes` kept alive costs several times its serialization in malloc, a `str` does not,
-    and SQLite binds it as TEXT). `value is None` marks a deletion not yet committed."""
+    and SQLite binds it as TEXT). `value is None`: deleted (pending, or a tombstone read from
+    SQLite); `version` is then the last version the key had."""
 
     __slots__ = (
         "value", "tags", "metadata", "agent_id", "version", "created", "updated",
@@ -87,6 +91,7 @@ class _Slot:
 
 
 def _slot_from_row(row: tuple[Any, ...]) -> _Slot:
+    """A clean slot from a `SELECT_ONE` row: an entry, or a tombstone (value NULL)."""
     return _Slot(
         row[2], tuple(_loads(row[3])), row[4], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], 0,
     )
@@ -204,7 +209,8 @@ class KVCore:
         metadata: Mapping[str, Any] | None = None, ttl: float | None = None, if_version: int | None = None,
         durable: bool = False, agent_id: str | None = None,
     ) -> Entry:
-        """Write an entry and return it as stored (version 1 when new, else the old version + 1).
+        """Write an entry and return it as stored: version 1 when new, else the last version + 1
+        (also after a delete or expiry: versions never go backwards, see `tombstone_horizon`).
 
         Acknowledged from memory: a flush commits it within `flush_interval` (plus one flush's
         duration). With `durable=True` the call returns only after the SQLite transaction that
@@ -288,11 +294,11 @@ class KVCore:
             self._lru.pop(k, None)
             self._hot_bytes += size - slot.size
             if current == 0:
-                slot.version = 1
+                # absent, but maybe deleted or expired: a new entry, whose version continues
+                # from the last one so that a stale if_version can never match it
                 slot.created = slot.accessed = now
                 slot.access_count = 0
-            else:
-                slot.version = current + 1
+            slot.version += 1
             slot.value = text
             slot.tags = tag_t
             slot.metadata = meta
@@ -441,7 +447,7 @@ class KVCore:
         if not rows:
             return None
         slot = _slot_from_row(rows[0])
-        touch = self._evicted_touch.pop(k, None)
+        touch = self._evicted_touch.pop(k, None) if slot.value is not None else None
         if touch is not None:
             slot.accessed = max(slot.accessed, touch[0])
             slot.access_count = max(slot.access_count, touch[1])
@@ -542,7 +548,7 @@ class KVCore:
                 if s is None or s.seq > seq_hi:
                     pass  # written again meanwhile: still dirty
                 elif s.value is None:
-                    del hot[k]
+                    del hot[k]  # the tombstone is committed; a later write reads its version through
                     self._hot_bytes -= s.size
                 else:
                     lru[k] = None
@@ -572,13 +578,13 @@ class KVCore:
         hot = self._hot
         fresh: list[tuple[str, str, str, float, int]] = []
         live: list[tuple[Any, ...]] = []
-        dead: list[tuple[str, str]] = []
+        dead: list[tuple[str, str, int]] = []
         for n, k in enumerate(batch, 1):
             s = hot[k]
             if "\x00" in k[1] or (s.agent_id is not None and "\x00" in s.agent_id):
                 out.odd.append(_row(k, s))  # SQLite's JSON functions would cut the string at the NUL
             elif s.value is None:
-                dead.append((k[0], k[1]))
+                dead.append((k[0], k[1], s.version))
             elif (s.version == 1 and not s.tags and s.metadata is None and s.agent_id is None and s.expires_at is None
                   and s.access_count == 0 and s.created == s.updated == s.accessed):
                 fresh.append((k[0], k[1], s.value, s.created, s.size))
@@ -605,14 +611,17 @@ class KVCore:
         """One transaction: each JSON document is one statement (one `sqlite3_step`, so the
         writer's thread does not trade the GIL with the event loop per row)."""
         db = self._db
-        odd_dead = [(r[0], r[1]) for r in batch.odd if r[2] is None]
+        now = self._clock()
+        odd_dead = [(r[0], r[1], r[6], now) for r in batch.odd if r[2] is None]
         odd_live = [r for r in batch.odd if r[2] is not None]
         await db.execute("BEGIN IMMEDIATE")
         try:
             for doc in batch.dead:
+                await db.execute(_sql.TOMBSTONE_JSON, (doc, now))
                 await db.execute(_sql.DELETE_JSON, (doc,))
             if odd_dead:
-                await db.executemany(_sql.DELETE_ROW, odd_dead)
+                await db.executemany(_sql.TOMBSTONE_ROW, odd_dead)
+                await db.executemany(_sql.DELETE_ROW, [r[:2] for r in odd_dead])
             if batch.fresh or batch.live or odd_live:
                 before = (await db.execute_fetchall(_sql.MAX_ID))[0][0]
                 for doc in batch.fresh:
@@ -728,8 +737,9 @@ class KVCore:
         )
 
     async def _rebuild_key_filter(self) -> None:
-        """Grow the filter (and drop deleted keys): stored keys, plus every hot key, added after
-        the last await so keys written meanwhile are covered. Runs under the write lock."""
+        """Grow the filter (and drop keys whose tombstones are gone): stored keys and tombstones,
+        plus every hot key, added after the last await so keys written meanwhile are covered.
+        Runs under the write lock."""
         rows = await self._db.execute_fetchall(KEYS_SQL)
         keys = KeyFilter(2 * (len(rows) + len(self._hot)))
         for row in rows:
@@ -764,7 +774,9 @@ class KVCore:
     # ---- TTL ---------------------------------------------------------------------------
 
     async def sweep(self) -> int:
-        """Drop expired entries from memory and delete them from SQLite; returns rows deleted."""
+        """Drop expired entries from memory and delete them from SQLite, leaving tombstones that
+        keep their last versions; forget tombstones older than `tombstone_horizon`. Returns the
+        entries deleted."""
         self._sweeps += 1
         if self._read_only is not None:
             self._drop_expired_hot(self._clock())
@@ -776,7 +788,9 @@ class KVCore:
             with anyio.CancelScope(shield=True):
                 await self._db.execute("BEGIN IMMEDIATE")
                 try:
+                    await self._db.execute(_sql.TOMBSTONE_EXPIRED, (now,))
                     cursor = await self._db.execute(_sql.DELETE_EXPIRED, (now,))
+                    await self._db.execute(_sql.PURGE_TOMBSTONES, (now - self._config.tombstone_horizon,))
                     await self._db.execute("COMMIT")
                 except sqlite3.Error as exc:
                     await self._rollback()

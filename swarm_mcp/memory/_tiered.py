@@ -296,6 +296,7 @@ class TieredStore(KVCore):
                 counts[table] = (await self._reader.fetchall(f"SELECT count(*) FROM {table}"))[0][0]
             page = await self._reader.fetchall("PRAGMA page_count")
             free = await self._reader.fetchall("PRAGMA freelist_count")
+            tombstones = await self._reader.fetchall("SELECT count(*) FROM tombstones")
             backlog = await self._reader.fetchall(_sql.BACKLOG_COUNT)
             out["detailed"] = {
                 "read_throughs": self._read_throughs,
@@ -308,6 +309,8 @@ class TieredStore(KVCore):
                 "db_free_pages": free[0][0],
                 "key_filter_bytes": self._keys.nbytes,
                 "ttl_heap": len(self._expiry),
+                "tombstones": tombstones[0][0],
+                "tombstone_horizon_s": self._config.tombstone_horizon,
                 "fts_backlog_rows": backlog[0][0],
             }
         elif detail == "by-agent":
@@ -348,8 +351,9 @@ class TieredStore(KVCore):
 
         `merge`: an entry is written when the store lacks it or holds an older version.
         `replace`: first delete the exported namespace (the header's), or every entry when the
-        file is a whole-store export. Expired entries in the file are left out. Writers wait
-        while the import runs.
+        file is a whole-store export. Expired entries in the file are left out. A key the store
+        deleted (or `replace` deletes) comes back with a version above its last one: versions
+        never go backwards. Writers wait while the import runs.
 
         Raises:
             InvalidArgument: not an export file, a newer format, a bad line (nothing is written).
@@ -395,10 +399,12 @@ class TieredStore(KVCore):
         await db.execute("BEGIN IMMEDIATE")
         try:
             if mode == "replace":
+                await db.execute(_sql.TOMBSTONE_NAMESPACE, (namespace, self._clock()))
                 deleted = (await db.execute(_sql.DELETE_NAMESPACE, (namespace,))).rowcount
             await db.executemany(_sql.STAGE_INSERT, rows)
             if mode == "merge":
                 skipped = (await db.execute(_sql.MARK_STAGED_NEWER)).rowcount
+            await db.execute(_sql.LIFT_STAGED_ABOVE_TOMBSTONES)
             before = (await db.execute_fetchall(_sql.MAX_ID))[0][0]
             await db.execute(_sql.UPSERT_STAGED)
             await db.execute(_sql.BACKLOG_NEW, (before,))

@@ -66,6 +66,7 @@ async def test_a_flush_stores_text_and_numbers_exactly(store_at, clock, committe
         assert committed("SELECT key, agent_id, access_count FROM entries ORDER BY key") == [
             ("fresh", None, 1), ("k", None, 0), ("k\x00other", "a\x00b", 0), ("tagged", "ag", 2),
         ]
+        assert committed("SELECT key, version FROM tombstones") == [("k\x00é \"'", 1)]
 
 
 async def test_access_figures_reach_sqlite_for_hot_and_evicted_entries(store_at, clock, committed) -> None:

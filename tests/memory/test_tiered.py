@@ -90,10 +90,11 @@ async def test_expired_entries_are_never_returned(store: TieredStore, clock) -> 
     assert (await store.stats())["entries"] == 1
 
 
-async def test_an_expired_entry_counts_as_absent_for_writes(store: TieredStore, clock) -> None:
+async def test_an_expired_entry_counts_as_absent_for_writes_and_its_version_continues(store: TieredStore, clock) -> None:
     await store.put("default", "k", 1, ttl=10)
     clock.advance(11)
-    assert (await store.put("default", "k", 2, if_version=0)).version == 1
+    again = await store.put("default", "k", 2, if_version=0)
+    assert again.version == 2 and again.created == clock.now and again.access_count == 0
 
 
 async def test_sweep_deletes_expired_rows_from_disk_and_memory(store: TieredStore, clock, committed) -> None:
