@@ -141,3 +141,21 @@ async def test_a_version_1_file_migrates_forward_and_keeps_working(store_at, db_
         assert (await store.put("ns", "old", "again")).version == 7
         assert await store.search("legacy") == [] and await store.search("modern") == []
         assert [h.entry.key for h in await store.search("again")] == ["old"]
+
+
+async def test_a_search_whose_snapshot_lags_runs_again_and_finally_holds_off_writers(store: TieredStore, committed) -> None:
+    await store.put("ns", "k", "old words")
+    await store.search("old")
+    await store.put("ns", "k", "new words")
+    await store.flush()  # committed with its backlog row: the index still says "old"
+    calls = 0
+
+    async def indexing_keeps_losing_the_race() -> None:  # as if a flush committed after each pass
+        nonlocal calls
+        calls += 1
+
+    store._sync_for_search = indexing_keeps_losing_the_race  # type: ignore[method-assign]
+    assert await store.search("old") == []  # never the stale hit
+    assert calls == 3  # three snapshots showed a lag; the last try indexed under the write lock
+    assert committed("SELECT count(*) FROM fts_backlog") == [(0,)]
+    assert [h.entry.value for h in await store.search("new")] == ["new words"]
