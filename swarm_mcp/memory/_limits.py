@@ -38,7 +38,20 @@ def check_key(key: object) -> str:
             f"Key is {len(key)} characters long; the limit is {MAX_KEY_CHARS}. Use a shorter key "
             "(e.g. a hash of the long one, with the original in metadata)"
         )
+    check_text(key, what="Key")
     return key
+
+
+def check_text(text: str, *, what: str) -> str:
+    """Refuse a string SQLite cannot store as UTF-8 text: one with a lone surrogate."""
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            raise InvalidArgument(
+                f"{what} {text!r} contains a lone surrogate, which is not valid Unicode text; fix the encoding"
+            ) from None
+    return text
 
 
 def dump_json(value: Any, *, what: str, limit: int) -> bytes:
@@ -75,6 +88,7 @@ def check_tags(tags: Iterable[str]) -> tuple[str, ...]:
     for tag in out:
         if not isinstance(tag, str) or not tag or len(tag) > MAX_TAG_CHARS:
             raise InvalidArgument(f"Tag {tag!r} is not valid; each tag is a non-empty string of up to {MAX_TAG_CHARS} characters")
+        check_text(tag, what="Tag")
     return out
 
 

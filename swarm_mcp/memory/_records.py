@@ -2,7 +2,7 @@
 
 Unlike memory entries these are written through: each write is one SQLite transaction that has
 committed when the call returns (it shares the store's write lock with the flusher, so it never
-interleaves with a batch). Reads go straight to SQLite. Versioned records support
+interleaves with a batch). Reads go straight to SQLite, on the store's read connection. Versioned records support
 compare-and-set with `if_version` (0: only if absent), like entries.
 """
 
@@ -136,7 +136,7 @@ class _Table(Generic[R]):
     async def get(self, record_id: str) -> R | None:
         """The record, or None."""
         _check_id(f"{self._what} id", record_id)
-        rows = await self._core._db.execute_fetchall(f"{self._select()} WHERE id = ?", (record_id,))
+        rows = await self._core._reader.fetchall(f"{self._select()} WHERE id = ?", (record_id,))
         return self._record(self._decode(tuple(rows[0]))) if rows else None
 
     async def _list(self, where: Mapping[str, Any], *, limit: int, after: str | None) -> list[R]:
@@ -147,7 +147,7 @@ class _Table(Generic[R]):
             clauses.append("id > ?")
             params.append(after)
         sql = self._select() + (f" WHERE {' AND '.join(clauses)}" if clauses else "") + " ORDER BY id LIMIT ?"
-        rows = await self._core._db.execute_fetchall(sql, [*params, limit])
+        rows = await self._core._reader.fetchall(sql, [*params, limit])
         return [self._record(self._decode(tuple(r))) for r in rows]
 
     async def _put(self, record_id: str, values: dict[str, Any], if_version: int | None) -> R:
@@ -405,7 +405,7 @@ class EventLog:
             if value is not None:
                 clauses.append(f"{name} = ?")
                 params.append(value)
-        rows = await self._core._db.execute_fetchall(
+        rows = await self._core._reader.fetchall(
             f"SELECT seq, time, kind, swarm_id, agent_id, task_id, data FROM events WHERE {' AND '.join(clauses)} "
             "ORDER BY seq LIMIT ?",
             [*params, limit],

@@ -3,6 +3,10 @@
 Schema version 1: `entries` (+ the FTS5 index `entries_fts` over a view that extracts the text
 of each value), and the tables later subsystems keep: `swarms`, `agents`, `tasks`, `events`,
 `networks`. `schema_version` holds one row per applied migration.
+
+Version 2: `fts_backlog` (entries whose FTS rows are out of date: the flush commits rows there
+and a separate step indexes them). Version 3: `tombstones` (the last version of deleted and
+expired keys, so a key's version never goes backwards).
 """
 
 from __future__ import annotations
@@ -113,9 +117,51 @@ CREATE TABLE networks (
 CREATE INDEX networks_agent ON networks (agent_id);
 """
 
+# The FTS index lags `entries` by the rows in `fts_backlog`. For each row there, the index holds
+# the text of the captured (key, value, tags), or nothing when `value` is NULL; for every other
+# id it holds exactly the text of `entries` (or nothing when there is no such row). Indexing a
+# backlog row removes the captured text and adds the current row's. Rowids may be reused after a
+# delete: the capture describes the index, not a key, so that stays correct.
+# Updates and deletes are captured by triggers (which test NOT EXISTS rather than use OR IGNORE:
+# an outer UPSERT overrides a trigger's conflict clause). Inserts are not: a per-row trigger costs
+# a fifth of a flush, so writers add new rows set-based (`_sql.BACKLOG_NEW`: ids above the
+# largest id before the insert, which is how SQLite assigns new rowids).
+_V2 = """
+CREATE TABLE fts_backlog (
+    id INTEGER PRIMARY KEY,
+    key TEXT,
+    value TEXT,
+    tags TEXT
+);
+CREATE TRIGGER entries_backlog_update AFTER UPDATE OF key, value, tags ON entries
+WHEN NEW.value IS NOT OLD.value OR NEW.tags IS NOT OLD.tags OR NEW.key IS NOT OLD.key BEGIN
+    INSERT INTO fts_backlog (id, key, value, tags) SELECT OLD.id, OLD.key, OLD.value, OLD.tags
+    WHERE NOT EXISTS (SELECT 1 FROM fts_backlog WHERE id = OLD.id);
+END;
+CREATE TRIGGER entries_backlog_delete AFTER DELETE ON entries BEGIN
+    INSERT INTO fts_backlog (id, key, value, tags) SELECT OLD.id, OLD.key, OLD.value, OLD.tags
+    WHERE NOT EXISTS (SELECT 1 FROM fts_backlog WHERE id = OLD.id);
+END;
+"""
+
+# The last version of each deleted or expired key, until the sweeper forgets it
+# (`StoreConfig.tombstone_horizon`), so that writing the key again continues from there.
+_V3 = """
+CREATE TABLE tombstones (
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    deleted_at REAL NOT NULL,
+    PRIMARY KEY (namespace, key)
+) WITHOUT ROWID;
+CREATE INDEX tombstones_age ON tombstones (deleted_at);
+"""
+
 # (version, description, DDL). Append only; never edit an applied step.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "entries with FTS5; swarms, agents, tasks, events, networks", _V1),
+    (2, "fts_backlog: the FTS index is brought up to date after the flush, not in it", _V2),
+    (3, "tombstones: a deleted or expired key's version never goes backwards", _V3),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -133,6 +179,7 @@ class OpenedDb:
     read_only: str | None  # why the store is read-only, or None
     created: bool
     schema_version: int
+    read_uri: str  # how to open more read-only connections to the same file
 
 
 def _looks_read_only(exc: sqlite3.Error) -> bool:
@@ -182,8 +229,17 @@ async def _migrate(db: aiosqlite.Connection, current: int, path: Path) -> None:
 
 
 def _split(ddl: str) -> list[str]:
-    """Split a DDL script into statements (none of ours has ';' inside a statement)."""
-    return [s.strip() for s in ddl.split(";") if s.strip()]
+    """Split a DDL script into statements (trigger bodies hold ';' inside one statement)."""
+    out, buf = [], ""
+    for part in ddl.split(";"):
+        buf += part + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n;"):
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip(" \n;"):
+        out.append(buf.strip())
+    return out
 
 
 async def open_db(config: StoreConfig) -> OpenedDb:
@@ -245,7 +301,8 @@ async def open_db(config: StoreConfig) -> OpenedDb:
     except BaseException:
         await db.close()
         raise
-    return OpenedDb(db=db, read_only=None, created=not existed, schema_version=SCHEMA_VERSION)
+    return OpenedDb(db=db, read_only=None, created=not existed, schema_version=SCHEMA_VERSION,
+                    read_uri=f"{path.as_uri()}?mode=ro")
 
 
 async def _configure(db: aiosqlite.Connection, config: StoreConfig) -> None:
@@ -307,7 +364,8 @@ async def _open_read_only(config: StoreConfig, existed: bool, *, reason: str) ->
             )
         await db.execute(STAGE_DDL)
         log.warning("store_read_only", path=str(path), reason=reason)
-        return OpenedDb(db=db, read_only=reason, created=False, schema_version=current)
+        return OpenedDb(db=db, read_only=reason, created=False, schema_version=current,
+                        read_uri=f"{path.as_uri()}?{query}")
     raise Unavailable(
         f"Cannot open the memory database {str(path)!r} for writing ({reason}) nor for reading ({last}); "
         "check the permissions of the file and its directory"

@@ -2,9 +2,12 @@
 
 Every entry lives in `_hot` while it is dirty (written, not yet committed) or in flight (in the
 batch being committed); only clean entries sit in `_lru` and can be evicted. A key that is not
-hot is read through from SQLite, unless the Bloom filter says it was never stored. All SQLite
-writes, flushes included, hold `_write_lock`, so a flush is one transaction that nothing
-interleaves with.
+hot is read through from SQLite (on the read connection), unless the Bloom filter says it was
+never stored. All SQLite writes, flushes and FTS indexing included, hold `_write_lock`, so each
+is one transaction that nothing interleaves with.
+
+Versions never go backwards: a deleted key keeps its last version in its slot (value None) and,
+once committed, in `tombstones`; writing it again continues from there.
 """
 
 from __future__ import annotations
@@ -34,22 +37,34 @@ from ._limits import (
     check_metadata,
     check_namespace,
     check_tags,
+    check_text,
     check_ttl,
     check_version,
     dump_json,
 )
+from ._reader import ReadConnection
 from ._types import Entry, StoreConfig, make_entry
 
 log = structlog.get_logger()
 
 Key = tuple[str, str]
+KEYS_SQL = "SELECT namespace, key FROM entries UNION ALL SELECT namespace, key FROM tombstones"
 _RETRY = object()
 _dumps = orjson.dumps
 _loads = orjson.loads
+# Rows of the FTS backlog indexed per transaction by the background flusher: each batch holds the
+# write lock, so it bounds how long a durable write or a flush waits behind indexing.
+INDEX_BATCH = 1_000
+# Rows a flush prepares (or marks clean) between yields to the event loop: about 2 ms of Python,
+# so a big batch (100,000 entries read or written at once) does not stall readers for 100+ ms.
+_CHUNK = 2_000
 
 
 class _Slot:
-    """The hot tier's record of one key; `value is None` marks a deletion not yet committed."""
+    """The hot tier's record of one key. `value` and `metadata` are JSON text (`str`: an
+    orjson `bytes` kept alive costs several times its serialization in malloc, a `str` does not,
+    and SQLite binds it as TEXT). `value is None`: deleted (pending, or a tombstone read from
+    SQLite); `version` is then the last version the key had."""
 
     __slots__ = (
         "value", "tags", "metadata", "agent_id", "version", "created", "updated",
@@ -57,7 +72,7 @@ class _Slot:
     )
 
     def __init__(
-        self, value: bytes | None, tags: tuple[str, ...], metadata: bytes | None, agent_id: str | None,
+        self, value: str | None, tags: tuple[str, ...], metadata: str | None, agent_id: str | None,
         version: int, created: float, updated: float, accessed: float, access_count: int,
         expires_at: float | None, size: int, seq: int,
     ) -> None:
@@ -76,9 +91,17 @@ class _Slot:
 
 
 def _slot_from_row(row: tuple[Any, ...]) -> _Slot:
+    """A clean slot from a `SELECT_ONE` row: an entry, or a tombstone (value NULL)."""
     return _Slot(
-        row[2].encode(), tuple(_loads(row[3])), None if row[4] is None else row[4].encode(), row[5],
-        row[6], row[7], row[8], row[9], row[10], row[11], row[12], 0,
+        row[2], tuple(_loads(row[3])), row[4], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12], 0,
+    )
+
+
+def _row(k: Key, s: _Slot) -> tuple[Any, ...]:
+    """The slot as an `entries` row in `_sql.COLUMNS` order (value None: a deletion)."""
+    return (
+        k[0], k[1], s.value, _dumps(s.tags).decode() if s.tags else "[]", s.metadata, s.agent_id,
+        s.version, s.created, s.updated, s.accessed, s.access_count, s.expires_at, s.size,
     )
 
 
@@ -90,15 +113,45 @@ def entry_from_row(row: tuple[Any, ...]) -> Entry:
     )
 
 
+class _Prepared:
+    """A flush batch as SQLite will take it: JSON documents per statement kind, and the rows
+    (in `_sql.COLUMNS` order) and touches that must be bound one by one."""
+
+    __slots__ = ("dead", "fresh", "live", "odd", "odd_touches", "touches")
+
+    def __init__(self) -> None:
+        self.fresh: list[str] = []
+        self.live: list[str] = []
+        self.dead: list[str] = []
+        self.touches: list[str] = []
+        self.odd: list[tuple[Any, ...]] = []
+        self.odd_touches: list[tuple[float, int, str, str]] = []
+
+    def add(self, fresh: list[Any], live: list[Any], dead: list[Any]) -> None:
+        for rows, docs in ((fresh, self.fresh), (live, self.live), (dead, self.dead)):
+            if rows:
+                docs.append(_dumps(rows).decode())
+
+    async def add_touches(self, touches: list[tuple[float, int, str, str]]) -> None:
+        for i in range(0, len(touches), _CHUNK):
+            chunk = touches[i:i + _CHUNK]
+            plain = [t for t in chunk if "\x00" not in t[3]]
+            self.odd_touches += [t for t in chunk if "\x00" in t[3]]
+            if plain:
+                self.touches.append(_dumps(plain).decode())
+            await checkpoint()
+
+
 class KVCore:
     """The key-value half of `TieredStore`: hot tier, read-through, write-behind, TTL sweep."""
 
     def __init__(
         self, config: StoreConfig, db: aiosqlite.Connection, *, clock: Callable[[], float],
-        read_only: str | None, keys: KeyFilter,
+        read_only: str | None, keys: KeyFilter, reader: ReadConnection, fts_backlog: int = 0,
     ) -> None:
         self._config = config
         self._db = db
+        self._reader = reader
         self._clock = clock
         self._read_only = read_only
         self._max_entries = config.hot_max_entries
@@ -110,6 +163,7 @@ class KVCore:
         self._dirty: dict[Key, None] = {}
         self._inflight: dict[Key, None] = {}
         self._touched: set[Key] = set()
+        self._touching: set[Key] = set()  # the touched keys a running flush is writing
         self._evicted_touch: dict[Key, tuple[float, int]] = {}
         self._hot_bytes = 0
         self._seq = 0
@@ -138,6 +192,15 @@ class KVCore:
         self._sweeps = 0
         self._swept = 0
         self._flushed = anyio.Event()
+        # FTS: whether `fts_backlog` may hold rows (a false True costs one empty batch)
+        self._fts_pending = fts_backlog > 0 and read_only is None
+        self._fts_backlog_at_open = fts_backlog
+        self._index_batches = 0
+        self._indexed_rows = 0
+        self._last_index_rows = 0
+        self._last_index_duration: float | None = None
+        self._index_error: str | None = None
+        self._indexed = anyio.Event()
 
     # ---- the hot path ------------------------------------------------------------------
 
@@ -146,7 +209,8 @@ class KVCore:
         metadata: Mapping[str, Any] | None = None, ttl: float | None = None, if_version: int | None = None,
         durable: bool = False, agent_id: str | None = None,
     ) -> Entry:
-        """Write an entry and return it as stored (version 1 when new, else the old version + 1).
+        """Write an entry and return it as stored: version 1 when new, else the last version + 1
+        (also after a delete or expiry: versions never go backwards, see `tombstone_horizon`).
 
         Acknowledged from memory: a flush commits it within `flush_interval` (plus one flush's
         duration). With `durable=True` the call returns only after the SQLite transaction that
@@ -168,23 +232,31 @@ class KVCore:
             raise self._read_only_error()
         if namespace not in self._ok_ns:
             self._remember_namespace(namespace)
-        if key.__class__ is not str or not 0 < len(key) <= MAX_KEY_CHARS:
+        if key.__class__ is not str or not 0 < len(key) <= MAX_KEY_CHARS or not key.isascii():
             check_key(key)
         try:
             blob = _dumps(value)
         except TypeError:
             blob = dump_json(value, what="value", limit=self._max_value)
-        if len(blob) > self._max_value:
+        nbytes = len(blob)
+        if nbytes > self._max_value:
             dump_json(value, what="value", limit=self._max_value)
+        text = blob.decode()
         tag_t = check_tags(tags) if tags else ()
         meta = None
+        meta_bytes = 0
         if metadata is not None:
-            meta = check_metadata(metadata, limit=self._max_value)
+            meta_blob = check_metadata(metadata, limit=self._max_value)
+            if meta_blob is not None:
+                meta_bytes = len(meta_blob)
+                meta = meta_blob.decode()
             if agent_id is None:
                 candidate = metadata.get("agent_id")
                 agent_id = candidate if isinstance(candidate, str) else None
-        if agent_id is not None and not isinstance(agent_id, str):
-            raise InvalidArgument(f"agent_id must be a string or None, not {type(agent_id).__name__}")
+        if agent_id is not None:
+            if not isinstance(agent_id, str):
+                raise InvalidArgument(f"agent_id must be a string or None, not {type(agent_id).__name__}")
+            check_text(agent_id, what="agent_id")
         if ttl is not None:
             ttl = check_ttl(ttl)
         if if_version is not None:
@@ -212,22 +284,22 @@ class KVCore:
             raise VersionConflict(namespace, key, expected=if_version, actual=current)
         self._seq += 1
         seq = self._seq
-        size = len(blob) + len(key) + (len(meta) if meta is not None else 0) + (sum(map(len, tag_t)) if tag_t else 0)
+        size = nbytes + len(key) + meta_bytes + (sum(map(len, tag_t)) if tag_t else 0)
         expires_at = None if ttl is None else now + ttl
         if slot is None:
-            slot = _Slot(blob, tag_t, meta, agent_id, 1, now, now, now, 0, expires_at, size, seq)
+            slot = _Slot(text, tag_t, meta, agent_id, 1, now, now, now, 0, expires_at, size, seq)
             hot[k] = slot
             self._hot_bytes += size
         else:
             self._lru.pop(k, None)
             self._hot_bytes += size - slot.size
             if current == 0:
-                slot.version = 1
+                # absent, but maybe deleted or expired: a new entry, whose version continues
+                # from the last one so that a stale if_version can never match it
                 slot.created = slot.accessed = now
                 slot.access_count = 0
-            else:
-                slot.version = current + 1
-            slot.value = blob
+            slot.version += 1
+            slot.value = text
             slot.tags = tag_t
             slot.metadata = meta
             slot.agent_id = agent_id
@@ -358,7 +430,7 @@ class KVCore:
         event = self._loading[k] = anyio.Event()
         epoch = self._epoch
         try:
-            rows = await self._db.execute_fetchall(_sql.SELECT_ONE, k)
+            rows = await self._reader.fetchall(_sql.SELECT_ONE, k)
         except sqlite3.Error as exc:
             raise Unavailable(
                 f"Could not read {k[1]!r} from {str(self._config.path)!r} ({exc}); entries in memory are still served"
@@ -374,8 +446,8 @@ class KVCore:
             return slot
         if not rows:
             return None
-        slot = _slot_from_row(tuple(rows[0]))
-        touch = self._evicted_touch.pop(k, None)
+        slot = _slot_from_row(rows[0])
+        touch = self._evicted_touch.pop(k, None) if slot.value is not None else None
         if touch is not None:
             slot.accessed = max(slot.accessed, touch[0])
             slot.access_count = max(slot.access_count, touch[1])
@@ -405,7 +477,7 @@ class KVCore:
             slot = hot.pop(k)
             self._hot_bytes -= slot.size
             self._evictions += 1
-            if k in self._touched:
+            if k in self._touched or k in self._touching:  # (a flush may be preparing it right now)
                 self._touched.discard(k)
                 self._evicted_touch[k] = (slot.accessed, slot.access_count)
 
@@ -446,50 +518,47 @@ class KVCore:
             self._committed_seq = seq_hi
             return 0
         self._dirty, self._touched, self._evicted_touch = {}, set(), {}
-        self._inflight = batch
-        hot = self._hot
-        rows = []
-        for k in batch:
-            s = hot[k]
-            rows.append((
-                k[0], k[1], None if s.value is None else s.value.decode(),
-                _dumps(s.tags).decode() if s.tags else "[]", None if s.metadata is None else s.metadata.decode(),
-                s.agent_id, s.version, s.created, s.updated, s.accessed, s.access_count, s.expires_at, s.size,
-            ))
-        touches = []
-        for k in touched:
-            s = hot.get(k)
-            if k not in batch and s is not None and s.value is not None:
-                touches.append((s.accessed, s.access_count, k[0], k[1]))
-        touches.extend((a, c, k[0], k[1]) for k, (a, c) in evicted_touch.items() if k not in batch)
+        self._inflight, self._touching = batch, touched
         started = time.perf_counter()
-        try:
-            with anyio.CancelScope(shield=True):  # a flush is one transaction: never cut it in half
-                await self._write_batch(rows, touches)
-        except (sqlite3.Error, ValueError) as exc:
-            self._inflight = {}
-            self._dirty = batch | self._dirty
-            self._touched |= touched
-            for k, v in evicted_touch.items():
-                self._evicted_touch.setdefault(k, v)
-            raise self._flush_failed(exc) from exc
-        self._inflight = {}
-        duration = time.perf_counter() - started
-        for k in batch:
-            s = hot.get(k)
-            if s is None or s.seq > seq_hi:
-                continue  # written again meanwhile: still dirty
-            if s.value is None:
-                del hot[k]
-                self._hot_bytes -= s.size
-            else:
-                self._lru[k] = None
-        self._committed_seq = seq_hi
+        # Shielded: a flush is one transaction, never cut in half, and what it swapped out above
+        # must be committed or put back. Preparing a big batch yields to the event loop every
+        # `_CHUNK` rows (readers and writers go on meanwhile; a slot written during the yield is
+        # still dirty, and committing its newer state early is harmless).
+        with anyio.CancelScope(shield=True):
+            try:
+                prepared = await self._prepare(batch, touched, evicted_touch)
+                await self._write_batch(prepared)
+            except BaseException as exc:
+                self._inflight, self._touching = {}, set()
+                self._dirty = batch | self._dirty
+                self._touched |= touched
+                for k, v in evicted_touch.items():
+                    self._evicted_touch.setdefault(k, v)
+                if isinstance(exc, sqlite3.Error | ValueError):
+                    raise self._flush_failed(exc) from exc
+                raise
+            self._inflight, self._touching = {}, set()
+            self._committed_seq = seq_hi
+            if batch:
+                self._fts_pending = True
+            duration = time.perf_counter() - started
+            hot, lru = self._hot, self._lru
+            for n, k in enumerate(batch, 1):
+                s = hot.get(k)
+                if s is None or s.seq > seq_hi:
+                    pass  # written again meanwhile: still dirty
+                elif s.value is None:
+                    del hot[k]  # the tombstone is committed; a later write reads its version through
+                    self._hot_bytes -= s.size
+                else:
+                    lru[k] = None
+                if n % _CHUNK == 0:
+                    await checkpoint()
         self._flushes += 1
-        self._flushed_rows += len(rows)
+        self._flushed_rows += len(batch)
         self._last_flush_at = self._clock()
         self._last_flush_duration = duration
-        self._last_flush_rows = len(rows)
+        self._last_flush_rows = len(batch)
         self._flushed.set()
         self._flushed = anyio.Event()
         if self._flush_error is not None:
@@ -498,25 +567,156 @@ class KVCore:
         self._evict()
         if self._keys.count > self._keys.capacity:
             await self._rebuild_key_filter()
-        return len(rows)
+        return len(batch)
 
-    async def _write_batch(self, rows: list[tuple[Any, ...]], touches: list[tuple[Any, ...]]) -> None:
+    async def _prepare(
+        self, batch: dict[Key, None], touched: set[Key], evicted_touch: dict[Key, tuple[float, int]]
+    ) -> _Prepared:
+        """The batch as JSON documents of at most `_CHUNK` rows each (plus the rare rows JSON
+        cannot carry), yielding to the event loop between chunks."""
+        out = _Prepared()
+        hot = self._hot
+        fresh: list[tuple[str, str, str, float, int]] = []
+        live: list[tuple[Any, ...]] = []
+        dead: list[tuple[str, str, int]] = []
+        for n, k in enumerate(batch, 1):
+            s = hot[k]
+            if "\x00" in k[1] or (s.agent_id is not None and "\x00" in s.agent_id):
+                out.odd.append(_row(k, s))  # SQLite's JSON functions would cut the string at the NUL
+            elif s.value is None:
+                dead.append((k[0], k[1], s.version))
+            elif (s.version == 1 and not s.tags and s.metadata is None and s.agent_id is None and s.expires_at is None
+                  and s.access_count == 0 and s.created == s.updated == s.accessed):
+                fresh.append((k[0], k[1], s.value, s.created, s.size))
+            else:
+                live.append(_row(k, s))
+            if n % _CHUNK == 0:
+                out.add(fresh, live, dead)
+                fresh, live, dead = [], [], []
+                await checkpoint()
+        out.add(fresh, live, dead)
+        touches: list[tuple[float, int, str, str]] = []
+        for n, k in enumerate(touched, 1):
+            s = hot.get(k)
+            if k not in batch and s is not None and s.value is not None:
+                touches.append((s.accessed, s.access_count, k[0], k[1]))
+            if n % _CHUNK == 0:
+                await out.add_touches(touches)
+                touches = []
+        touches.extend((a, c, k[0], k[1]) for k, (a, c) in evicted_touch.items() if k not in batch)
+        await out.add_touches(touches)
+        return out
+
+    async def _write_batch(self, batch: _Prepared) -> None:
+        """One transaction: each JSON document is one statement (one `sqlite3_step`, so the
+        writer's thread does not trade the GIL with the event loop per row)."""
         db = self._db
+        now = self._clock()
+        odd_dead = [(r[0], r[1], r[6], now) for r in batch.odd if r[2] is None]
+        odd_live = [r for r in batch.odd if r[2] is not None]
         await db.execute("BEGIN IMMEDIATE")
         try:
-            if rows:
-                await db.executemany(_sql.STAGE_INSERT, rows)
-                await db.execute(_sql.FTS_DELETE_STAGED)
-                await db.execute(_sql.DELETE_STAGED)
-                await db.execute(_sql.UPSERT_STAGED)
-                await db.execute(_sql.FTS_INSERT_STAGED)
-                await db.execute(_sql.CLEAR_STAGE)
-            if touches:
-                await db.executemany(_sql.TOUCH, touches)
+            for doc in batch.dead:
+                await db.execute(_sql.TOMBSTONE_JSON, (doc, now))
+                await db.execute(_sql.DELETE_JSON, (doc,))
+            if odd_dead:
+                await db.executemany(_sql.TOMBSTONE_ROW, odd_dead)
+                await db.executemany(_sql.DELETE_ROW, [r[:2] for r in odd_dead])
+            if batch.fresh or batch.live or odd_live:
+                before = (await db.execute_fetchall(_sql.MAX_ID))[0][0]
+                for doc in batch.fresh:
+                    await db.execute(_sql.UPSERT_FRESH_JSON, (doc,))
+                for doc in batch.live:
+                    await db.execute(_sql.UPSERT_JSON, (doc,))
+                if odd_live:
+                    await db.executemany(_sql.UPSERT_ROW, odd_live)
+                await db.execute(_sql.BACKLOG_NEW, (before,))
+            for doc in batch.touches:
+                await db.execute(_sql.TOUCH_JSON, (doc,))
+            if batch.odd_touches:
+                await db.executemany(_sql.TOUCH_ROW, batch.odd_touches)
             await db.execute("COMMIT")
         except BaseException:
             await self._rollback()
             raise
+
+    # ---- FTS indexing ------------------------------------------------------------------
+
+    async def index_backlog(self, *, limit: int | None = None) -> int:
+        """Bring the full-text index up to date with committed entries; returns rows indexed.
+
+        Flushes only write entries; their FTS rows are queued in `fts_backlog` (committed with
+        them) and indexed here: by the background flusher after each flush, `INDEX_BATCH` rows
+        per transaction; by `search`, which indexes everything first; and at open, for a backlog
+        a crash left. `limit`: at most this many rows, in one transaction (None: all).
+
+        Raises:
+            Unavailable: the index could not be written; the backlog stays and is retried.
+        """
+        async with self._write_lock:
+            return await self._index_locked(limit)
+
+    async def _index_locked(self, limit: int | None) -> int:
+        if not self._fts_pending:
+            return 0
+        db = self._db
+        started = time.perf_counter()
+        with anyio.CancelScope(shield=True):
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                end = _sql.LAST_ID
+                if limit is not None:
+                    rows = await db.execute_fetchall(_sql.BACKLOG_BATCH_END, (limit - 1,))
+                    if rows:
+                        end = rows[0][0]
+                await db.execute(_sql.FTS_UNINDEX_BACKLOG, (end,))
+                await db.execute(_sql.FTS_INDEX_BACKLOG, (end,))
+                indexed = (await db.execute(_sql.CLEAR_BACKLOG, (end,))).rowcount
+                await db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                await self._rollback()
+                if self._index_error is None:
+                    log.error("store_fts_index_failed", path=str(self._config.path), error=str(exc))
+                self._index_error = str(exc)
+                raise Unavailable(
+                    f"Could not update the search index in {str(self._config.path)!r} ({exc}); the entries are "
+                    "committed and will be indexed when the database is writable again. Free disk space"
+                ) from exc
+            except BaseException:
+                await self._rollback()
+                raise
+        if end == _sql.LAST_ID:
+            self._fts_pending = False
+        if self._index_error is not None:
+            log.info("store_fts_index_recovered", path=str(self._config.path))
+            self._index_error = None
+        self._index_batches += 1
+        self._indexed_rows += indexed
+        self._last_index_rows = indexed
+        self._last_index_duration = time.perf_counter() - started
+        self._indexed.set()
+        self._indexed = anyio.Event()
+        return indexed
+
+    @property
+    def index_count(self) -> int:
+        """How many FTS indexing transactions have committed since the store opened."""
+        return self._index_batches
+
+    async def wait_indexed(self, after: int) -> None:
+        """Wait until `index_count` exceeds `after` and nothing is left to index (bound it with
+        `anyio.fail_after`)."""
+        while self._index_batches <= after or self._fts_pending:
+            await self._indexed.wait()
+
+    async def _sync_for_search(self) -> None:
+        """Commit pending writes and index the backlog, so every acknowledged write is searchable."""
+        if self._read_only is not None:
+            return
+        if self._dirty or self._inflight or self._fts_pending:
+            async with self._write_lock:
+                await self._flush_locked()
+                await self._index_locked(None)
 
     async def _rollback(self) -> None:
         try:
@@ -537,9 +737,10 @@ class KVCore:
         )
 
     async def _rebuild_key_filter(self) -> None:
-        """Grow the filter (and drop deleted keys): stored keys, plus every hot key, added after
-        the last await so keys written meanwhile are covered. Runs under the write lock."""
-        rows = await self._db.execute_fetchall("SELECT namespace, key FROM entries")
+        """Grow the filter (and drop keys whose tombstones are gone): stored keys and tombstones,
+        plus every hot key, added after the last await so keys written meanwhile are covered.
+        Runs under the write lock."""
+        rows = await self._db.execute_fetchall(KEYS_SQL)
         keys = KeyFilter(2 * (len(rows) + len(self._hot)))
         for row in rows:
             keys.add((row[0], row[1]))
@@ -548,23 +749,34 @@ class KVCore:
         self._keys = keys
 
     async def flush_forever(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """The background flusher: every `flush_interval`, or sooner when `flush_max_dirty` are dirty."""
+        """The background flusher: every `flush_interval`, or sooner when `flush_max_dirty` are
+        dirty, commit pending writes; after each flush, index one batch of the FTS backlog, and
+        go on without sleeping while a backlog remains."""
         task_status.started()
         interval = self._config.flush_interval
         while True:
-            with anyio.move_on_after(interval if self._flush_error is None else max(interval, 1.0)):
-                await self._wake.wait()
-            self._wake = anyio.Event()
+            failing = self._flush_error is not None or self._index_error is not None
+            if failing or not self._fts_pending:
+                with anyio.move_on_after(max(interval, 1.0) if failing else interval):
+                    await self._wake.wait()
+                self._wake = anyio.Event()
             if self._dirty or self._touched or self._evicted_touch:
                 try:
                     await self.flush()
                 except Unavailable:
-                    pass  # logged once by _flush_failed; surfaces in stats and durable writes
+                    continue  # logged once by _flush_failed; surfaces in stats and durable writes
+            if self._fts_pending:
+                try:
+                    await self.index_backlog(limit=INDEX_BATCH)
+                except Unavailable:
+                    pass  # logged once; search raises it, stats shows it
 
     # ---- TTL ---------------------------------------------------------------------------
 
     async def sweep(self) -> int:
-        """Drop expired entries from memory and delete them from SQLite; returns rows deleted."""
+        """Drop expired entries from memory and delete them from SQLite, leaving tombstones that
+        keep their last versions; forget tombstones older than `tombstone_horizon`. Returns the
+        entries deleted."""
         self._sweeps += 1
         if self._read_only is not None:
             self._drop_expired_hot(self._clock())
@@ -576,12 +788,15 @@ class KVCore:
             with anyio.CancelScope(shield=True):
                 await self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    await self._db.execute(_sql.FTS_DELETE_EXPIRED, (now,))
+                    await self._db.execute(_sql.TOMBSTONE_EXPIRED, (now,))
                     cursor = await self._db.execute(_sql.DELETE_EXPIRED, (now,))
+                    await self._db.execute(_sql.PURGE_TOMBSTONES, (now - self._config.tombstone_horizon,))
                     await self._db.execute("COMMIT")
                 except sqlite3.Error as exc:
                     await self._rollback()
                     raise self._flush_failed(exc) from exc
+        if cursor.rowcount:
+            self._fts_pending = True
         self._swept += cursor.rowcount
         return cursor.rowcount
 

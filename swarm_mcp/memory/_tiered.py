@@ -22,17 +22,29 @@ from swarm_mcp.errors import InvalidArgument, Unavailable
 from . import _sql
 from ._bloom import KeyFilter
 from ._limits import MAX_KEY_CHARS, check_limit, check_namespace, check_tags
+from ._reader import ReadConnection
 from ._records import AgentTable, EventLog, NetworkTable, SwarmTable, TaskTable
 from ._schema import SCHEMA_VERSION, open_db
-from ._store import KVCore, entry_from_row
+from ._store import KEYS_SQL, KVCore, entry_from_row
 from ._transfer import backup_sync, export_sync, parse_import
-from ._types import BackupReport, Entry, ImportMode, ImportReport, Page, SearchHit, StatsDetail, StoreConfig
+from ._types import (
+    BackupReport,
+    Entry,
+    ImportMode,
+    ImportReport,
+    Page,
+    SearchHit,
+    StatsDetail,
+    StoreConfig,
+    make_entry,
+)
 
 log = structlog.get_logger()
 
 _WORD = re.compile(r"\w", re.UNICODE)
 MAX_LIST = 1_000
 MAX_SEARCH = 100
+_SEARCH_TRIES = 3
 
 
 def _fts_query(query: str) -> str:
@@ -92,9 +104,10 @@ class TieredStore(KVCore):
 
     def __init__(
         self, config: StoreConfig, db: aiosqlite.Connection, *, clock: Callable[[], float],
-        read_only: str | None, keys: KeyFilter,
+        read_only: str | None, keys: KeyFilter, reader: ReadConnection, fts_backlog: int = 0,
     ) -> None:
-        super().__init__(config, db, clock=clock, read_only=read_only, keys=keys)
+        super().__init__(config, db, clock=clock, read_only=read_only, keys=keys, reader=reader,
+                         fts_backlog=fts_backlog)
         self.swarms = SwarmTable(self)
         self.agents = AgentTable(self)
         self.tasks = TaskTable(self)
@@ -129,10 +142,10 @@ class TieredStore(KVCore):
         if upper is not None:
             params.append(upper)
         params += [self._clock(), limit + 1]
-        rows = await self._db.execute_fetchall(sql, params)
+        rows = await self._reader.fetchall(sql, params)
         more = len(rows) > limit
-        rows = list(rows)[:limit]
-        entries = tuple(e for e in (self._overlay(tuple(r)) for r in rows) if e is not None)
+        rows = rows[:limit]
+        entries = tuple(e for e in (self._overlay(r) for r in rows) if e is not None)
         next_cursor = _encode_cursor(namespace, prefix, rows[-1][1]) if more else None
         return Page(entries=entries, next_cursor=next_cursor)
 
@@ -142,7 +155,8 @@ class TieredStore(KVCore):
         """Full-text search over keys, string values and tags, best first (bm25; key and tag
         matches weigh more than value matches). Each chunk of `query` must match (a phrase;
         `word*` is a prefix). `tags`: only entries carrying all of them. Pending writes are
-        flushed first, so every acknowledged write is searchable.
+        flushed and the FTS backlog indexed first, so every acknowledged write is searchable;
+        the query itself runs on the read connection, in one snapshot whose index is complete.
 
         Raises:
             InvalidArgument: an empty query, bad namespace, tags, or limit (1..100).
@@ -152,7 +166,6 @@ class TieredStore(KVCore):
             check_namespace(namespace)
         tag_t = check_tags(tags)
         check_limit(limit, most=MAX_SEARCH)
-        await self._flush_for_read()
         where = ["entries_fts MATCH ?", "(e.expires_at IS NULL OR e.expires_at > ?)"]
         params: list[Any] = [match, self._clock()]
         if namespace is not None:
@@ -162,20 +175,39 @@ class TieredStore(KVCore):
             where.append("EXISTS (SELECT 1 FROM json_each(e.tags) WHERE value = ?)")
             params.append(tag)
         cols = ", ".join(f"e.{c.strip()}" for c in _sql.COLUMNS.split(","))
+        # One statement, so one snapshot: its first column says whether that snapshot's index
+        # lags (a flush committed between our indexing and the read); then its hits could match
+        # text an entry no longer has, and the search runs again.
         sql = (
-            "WITH top AS (SELECT e.id AS rid, bm25(entries_fts, 4.0, 1.0, 2.0) AS score "
+            "WITH lag (n) AS (SELECT EXISTS (SELECT 1 FROM fts_backlog)), "
+            "top AS (SELECT e.id AS rid, bm25(entries_fts, 4.0, 1.0, 2.0) AS score "
             f"FROM entries_fts JOIN entries AS e ON e.id = entries_fts.rowid WHERE {' AND '.join(where)} "
-            "ORDER BY score LIMIT ?) "
-            f"SELECT {cols}, top.score, snippet(entries_fts, -1, '[', ']', '…', 16) "
+            "ORDER BY score LIMIT ?), "
+            f"hits AS (SELECT {cols}, top.score AS score, snippet(entries_fts, -1, '[', ']', '…', 16) "
             "FROM top JOIN entries_fts ON entries_fts.rowid = top.rid JOIN entries AS e ON e.id = top.rid "
-            "WHERE entries_fts MATCH ? ORDER BY top.score"
+            "WHERE entries_fts MATCH ?) "
+            "SELECT lag.n, hits.* FROM lag LEFT JOIN hits ON true ORDER BY hits.score"
         )
-        rows = await self._db.execute_fetchall(sql, [*params, limit, match])
+        args = (*params, limit, match)
+        rows: list[Any] = []
+        for attempt in range(_SEARCH_TRIES + 1):
+            if attempt < _SEARCH_TRIES:
+                await self._sync_for_search()
+                rows = await self._reader.fetchall(sql, args)
+            else:  # flushes kept committing in between: hold them off this once
+                async with self._write_lock:
+                    await self._flush_locked()
+                    await self._index_locked(None)
+                    rows = await self._reader.fetchall(sql, args)
+            if not rows[0][0] or self._read_only is not None:
+                break
         hits = []
         for r in rows:
-            entry = self._overlay(tuple(r[:13]))
+            if r[1] is None:
+                continue  # the LEFT JOIN's row when nothing matched
+            entry = self._overlay(r[1:14])
             if entry is not None:
-                hits.append(SearchHit(entry=entry, score=r[13], snippet=r[14] or ""))
+                hits.append(SearchHit(entry=entry, score=r[14], snippet=r[15] or ""))
         return hits
 
     def _overlay(self, row: tuple[Any, ...]) -> Entry | None:
@@ -185,7 +217,7 @@ class TieredStore(KVCore):
             return entry_from_row(row)
         if slot.value is None or (slot.expires_at is not None and slot.expires_at <= self._clock()):
             return None
-        return Entry(
+        return make_entry(
             row[0], row[1], orjson.loads(slot.value), slot.tags,
             None if slot.metadata is None else orjson.loads(slot.metadata), slot.agent_id, slot.version,
             slot.created, slot.updated, slot.accessed, slot.access_count, slot.expires_at,
@@ -214,7 +246,7 @@ class TieredStore(KVCore):
             flush_error = str(exc)
         now = self._clock()
         live = "expires_at IS NULL OR expires_at > ?"
-        ns_rows = await self._db.execute_fetchall(
+        ns_rows = await self._reader.fetchall(
             f"SELECT namespace, count(*), coalesce(sum(size), 0) FROM entries WHERE {live} GROUP BY namespace", (now,)
         )
         namespaces = {r[0]: {"entries": r[1], "bytes": r[2]} for r in ns_rows}
@@ -246,15 +278,26 @@ class TieredStore(KVCore):
                 "interval_s": self._config.flush_interval,
                 "max_dirty": self._max_dirty,
             },
+            "fts": {
+                "backlog_pending": self._fts_pending,
+                "backlog_at_open": self._fts_backlog_at_open,
+                "index_batches": self._index_batches,
+                "indexed_rows": self._indexed_rows,
+                "last_index_rows": self._last_index_rows,
+                "last_index_duration_s": self._last_index_duration,
+                "error": self._index_error,
+            },
             "files": {"path": str(self._config.path), **self._file_sizes()},
             "read_only": self._read_only,
         }
         if detail == "detailed":
             counts = {}
             for table in ("swarms", "agents", "tasks", "events", "networks"):
-                counts[table] = (await self._db.execute_fetchall(f"SELECT count(*) FROM {table}"))[0][0]
-            page = await self._db.execute_fetchall("PRAGMA page_count")
-            free = await self._db.execute_fetchall("PRAGMA freelist_count")
+                counts[table] = (await self._reader.fetchall(f"SELECT count(*) FROM {table}"))[0][0]
+            page = await self._reader.fetchall("PRAGMA page_count")
+            free = await self._reader.fetchall("PRAGMA freelist_count")
+            tombstones = await self._reader.fetchall("SELECT count(*) FROM tombstones")
+            backlog = await self._reader.fetchall(_sql.BACKLOG_COUNT)
             out["detailed"] = {
                 "read_throughs": self._read_throughs,
                 "sweeps": self._sweeps,
@@ -266,9 +309,12 @@ class TieredStore(KVCore):
                 "db_free_pages": free[0][0],
                 "key_filter_bytes": self._keys.nbytes,
                 "ttl_heap": len(self._expiry),
+                "tombstones": tombstones[0][0],
+                "tombstone_horizon_s": self._config.tombstone_horizon,
+                "fts_backlog_rows": backlog[0][0],
             }
         elif detail == "by-agent":
-            rows = await self._db.execute_fetchall(
+            rows = await self._reader.fetchall(
                 f"SELECT agent_id, count(*), coalesce(sum(size), 0) FROM entries WHERE {live} GROUP BY agent_id", (now,)
             )
             out["agents"] = {("" if r[0] is None else r[0]): {"entries": r[1], "bytes": r[2]} for r in rows}
@@ -305,8 +351,9 @@ class TieredStore(KVCore):
 
         `merge`: an entry is written when the store lacks it or holds an older version.
         `replace`: first delete the exported namespace (the header's), or every entry when the
-        file is a whole-store export. Expired entries in the file are left out. Writers wait
-        while the import runs.
+        file is a whole-store export. Expired entries in the file are left out. A key the store
+        deleted (or `replace` deletes) comes back with a version above its last one: versions
+        never go backwards. Writers wait while the import runs.
 
         Raises:
             InvalidArgument: not an export file, a newer format, a bad line (nothing is written).
@@ -352,18 +399,15 @@ class TieredStore(KVCore):
         await db.execute("BEGIN IMMEDIATE")
         try:
             if mode == "replace":
-                if namespace is None:
-                    await db.execute(_sql.FTS_DELETE_ALL)
-                    deleted = (await db.execute(_sql.DELETE_ALL)).rowcount
-                else:
-                    await db.execute(_sql.FTS_DELETE_NAMESPACE, (namespace,))
-                    deleted = (await db.execute(_sql.DELETE_NAMESPACE, (namespace,))).rowcount
+                await db.execute(_sql.TOMBSTONE_NAMESPACE, (namespace, self._clock()))
+                deleted = (await db.execute(_sql.DELETE_NAMESPACE, (namespace,))).rowcount
             await db.executemany(_sql.STAGE_INSERT, rows)
             if mode == "merge":
                 skipped = (await db.execute(_sql.MARK_STAGED_NEWER)).rowcount
-            await db.execute(_sql.FTS_DELETE_STAGED)
+            await db.execute(_sql.LIFT_STAGED_ABOVE_TOMBSTONES)
+            before = (await db.execute_fetchall(_sql.MAX_ID))[0][0]
             await db.execute(_sql.UPSERT_STAGED)
-            await db.execute(_sql.FTS_INSERT_STAGED)
+            await db.execute(_sql.BACKLOG_NEW, (before,))
             await db.execute(_sql.CLEAR_STAGE)
             await db.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -372,6 +416,7 @@ class TieredStore(KVCore):
         except BaseException:
             await self._rollback()
             raise
+        self._fts_pending = True
         return deleted, skipped
 
     async def backup(self, path: Path) -> BackupReport:
@@ -390,7 +435,8 @@ class TieredStore(KVCore):
     # ---- lifecycle -----------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Flush everything and close the database (idempotent). `open_store` calls it, shielded."""
+        """Flush everything, index the FTS backlog, and close both connections (idempotent).
+        `open_store` calls it, shielded."""
         if self._db is None:
             return
         lost = 0
@@ -402,9 +448,17 @@ class TieredStore(KVCore):
                         await self._flush_locked()
                     except Unavailable as exc:
                         lost, error = len(self._dirty), exc
+                    else:
+                        try:
+                            await self._index_locked(None)  # the next open may be read-only
+                        except Unavailable:
+                            pass  # logged; the committed backlog is indexed at the next open
         finally:
             db, self._db = self._db, None  # type: ignore[assignment]
-            await db.close()
+            try:
+                await self._reader.aclose()
+            finally:
+                await db.close()
         if error is not None:
             log.error("store_closed_with_unwritten_entries", path=str(self._config.path), lost=lost)
             raise Unavailable(
@@ -414,7 +468,7 @@ class TieredStore(KVCore):
 
 
 async def _key_filter(db: aiosqlite.Connection) -> KeyFilter:
-    rows = await db.execute_fetchall("SELECT namespace, key FROM entries")
+    rows = await db.execute_fetchall(KEYS_SQL)
     keys = KeyFilter(max(1_000_000, 2 * len(rows)))
     for row in rows:
         keys.add((row[0], row[1]))
@@ -426,23 +480,41 @@ async def open_store(config: StoreConfig, *, clock: Callable[[], float] = time.t
     """Open the store, run its flusher and TTL sweeper, and on exit flush everything.
 
     The final flush and close are shielded, so they also run when the caller is cancelled.
-    An exception from the body propagates as itself (not inside an ExceptionGroup).
+    An exception from the body propagates as itself (not inside an ExceptionGroup). A search
+    index backlog left by a crash is indexed before this returns.
 
     Raises:
         StoreCorrupt: the file is not a readable store (never recreated over).
         Unavailable: the file cannot be created or opened; or, on exit, writes could not be committed.
     """
     opened = await open_db(config)
+    reader: ReadConnection | None = None
     try:
         keys = await _key_filter(opened.db)
+        backlog = (await opened.db.execute_fetchall(_sql.BACKLOG_COUNT))[0][0]
+        reader = await ReadConnection.open(opened.read_uri, busy_timeout=config.busy_timeout)
     except BaseException:
-        await opened.db.close()
+        with anyio.CancelScope(shield=True):
+            await opened.db.close()
         raise
-    store = TieredStore(config, opened.db, clock=clock, read_only=opened.read_only, keys=keys)
+    store = TieredStore(config, opened.db, clock=clock, read_only=opened.read_only, keys=keys, reader=reader,
+                        fts_backlog=backlog)
     log.info("store_opened", path=str(config.path), created=opened.created, read_only=opened.read_only,
-             entries=keys.count)
+             entries=keys.count, fts_backlog=backlog)
     body_error: Exception | None = None
     try:
+        if backlog and opened.read_only is None:
+            started = time.perf_counter()
+            try:
+                indexed = await store.index_backlog()
+            except Unavailable:
+                pass  # logged; the flusher retries and search raises it
+            else:
+                log.info("store_fts_backlog_indexed", path=str(config.path), rows=indexed,
+                         duration_s=round(time.perf_counter() - started, 4))
+        elif backlog:
+            log.warning("store_fts_backlog_unindexed", path=str(config.path), rows=backlog,
+                        reason="read-only: search may miss or misreport these entries")
         async with anyio.create_task_group() as tg:
             if opened.read_only is None:
                 await tg.start(store.flush_forever)

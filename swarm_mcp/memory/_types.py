@@ -23,6 +23,9 @@ class StoreConfig:
     `synchronous`: SQLite's level; NORMAL survives a process crash, FULL also a power loss.
     `max_db_bytes`: refuse to grow the database past this size (None: only the disk limits it).
     `check_on_open`: run `PRAGMA quick_check` when opening an existing file.
+    `tombstone_horizon`: how long a deleted or expired key remembers its last version, so that
+    writing it again continues from there (a compare-and-set that read its version longer ago
+    than this before a delete could be fooled by a recreated key; see docs/memory.md).
     """
 
     path: Path
@@ -36,13 +39,14 @@ class StoreConfig:
     busy_timeout: float = 5.0
     max_db_bytes: int | None = None
     check_on_open: bool = True
+    tombstone_horizon: float = 7 * 86_400.0
 
     def __post_init__(self) -> None:
         positive = {
             "hot_max_entries": self.hot_max_entries, "hot_max_bytes": self.hot_max_bytes,
             "flush_interval": self.flush_interval, "flush_max_dirty": self.flush_max_dirty,
             "max_value_bytes": self.max_value_bytes, "sweep_interval": self.sweep_interval,
-            "busy_timeout": self.busy_timeout,
+            "busy_timeout": self.busy_timeout, "tombstone_horizon": self.tombstone_horizon,
         }
         for name, value in positive.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
@@ -57,8 +61,10 @@ class StoreConfig:
 class Entry:
     """One memory entry as of the moment it was read or written.
 
-    `version` starts at 1 and grows by one on every update; a deleted or expired entry starts
-    again at 1 when it is written anew. Times come from the store's clock (Unix seconds).
+    `version` starts at 1 and grows by one on every update. It never goes backwards: a key
+    written again after a delete or expiry continues from its last version + 1 (for
+    `StoreConfig.tombstone_horizon` after the delete). Times come from the store's clock (Unix
+    seconds).
     """
 
     namespace: str

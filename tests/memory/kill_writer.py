@@ -26,11 +26,11 @@ async def main(path: Path) -> None:
             i += 1
             if i % 10 == 0:
                 key = f"d{i}"
-                await store.put("kill", key, {"i": i}, durable=True)
+                await store.put("kill", key, {"i": i, "text": f"durable{i}"}, durable=True)
                 out.write(f"D {key}\n")
             else:
                 key = f"n{i}"
-                await store.put("kill", key, {"i": i})
+                await store.put("kill", key, {"i": i, "text": f"default{i}"})
                 out.write(f"N {key}\n")
             out.flush()
             if i % 50 == 0:

@@ -1,5 +1,6 @@
 """kill -9 at store level: every acknowledged durable write survives; lost default writes are
-only those after the last durable write (which commits everything written before it)."""
+only those after the last durable write (which commits everything written before it); and
+whatever the search index had not caught up with is indexed when the store opens again."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import anyio
+
+from swarm_mcp.memory import StoreConfig, open_store
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -49,3 +54,12 @@ def test_sigkill_loses_no_durable_write(db_path: Path) -> None:
     last_durable = max(i for i, (kind, _) in enumerate(acked) if kind == "D")
     lost = [i for i, (kind, key) in enumerate(acked) if kind == "N" and key not in stored]
     assert all(i > last_durable for i in lost), "a default write acknowledged before a durable one was lost"
+
+    async def reopen() -> None:
+        async with open_store(StoreConfig(path=db_path)) as store:
+            for key in durable[-3:]:
+                hits = await store.search(f"durable{key[1:]}", namespace="kill")
+                assert [h.entry.key for h in hits] == [key]
+            assert (await store.stats(detail="detailed"))["detailed"]["fts_backlog_rows"] == 0
+
+    anyio.run(reopen)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from swarm_mcp.errors import InvalidArgument
-from swarm_mcp.memory import TieredStore
+from swarm_mcp.memory import SCHEMA_VERSION, TieredStore
 
 
 async def test_list_pages_by_key_prefix_with_a_cursor(store: TieredStore) -> None:
@@ -119,7 +119,7 @@ async def test_stats_are_measured_figures(store: TieredStore, clock) -> None:
     assert by_agent["agents"]["ag-2"]["entries"] == 1
     assert by_agent["agents"][""]["entries"] == 1
     detailed = await store.stats(detail="detailed")
-    assert detailed["detailed"]["schema_version"] == 1
+    assert detailed["detailed"]["schema_version"] == SCHEMA_VERSION == 3
     assert detailed["detailed"]["records"]["agents"] == 0
     with pytest.raises(InvalidArgument):
         await store.stats(detail="everything")

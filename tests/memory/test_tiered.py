@@ -90,10 +90,11 @@ async def test_expired_entries_are_never_returned(store: TieredStore, clock) -> 
     assert (await store.stats())["entries"] == 1
 
 
-async def test_an_expired_entry_counts_as_absent_for_writes(store: TieredStore, clock) -> None:
+async def test_an_expired_entry_counts_as_absent_for_writes_and_its_version_continues(store: TieredStore, clock) -> None:
     await store.put("default", "k", 1, ttl=10)
     clock.advance(11)
-    assert (await store.put("default", "k", 2, if_version=0)).version == 1
+    again = await store.put("default", "k", 2, if_version=0)
+    assert again.version == 2 and again.created == clock.now and again.access_count == 0
 
 
 async def test_sweep_deletes_expired_rows_from_disk_and_memory(store: TieredStore, clock, committed) -> None:
@@ -184,6 +185,22 @@ async def test_non_json_values_and_bad_options_are_invalid_arguments(store: Tier
         await store.put("default", "k", 1, tags="solo")
     with pytest.raises(InvalidArgument, match="Metadata"):
         await store.put("default", "k", 1, metadata=[1])
+
+
+async def test_text_that_sqlite_cannot_store_is_refused_before_it_is_acknowledged(store: TieredStore) -> None:
+    # a lone surrogate cannot be encoded as UTF-8: accepted, it would fail every flush after it
+    for call in (
+        store.put("default", "k\ud800", 1),
+        store.put("default", "k", 1, tags=["t\udfff"]),
+        store.put("default", "k", 1, agent_id="\ud800"),
+        store.get("default", "k\ud800"),
+        store.delete("default", "k\ud800"),
+    ):
+        with pytest.raises(InvalidArgument, match="surrogate"):
+            await call
+    assert store._dirty == {}
+    await store.put("default", "k\u00e9\U0001d11e", 1)  # any valid Unicode is fine
+    await store.flush()
 
 
 def test_a_bad_config_is_refused_with_the_setting_named(db_path) -> None:
