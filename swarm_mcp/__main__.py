@@ -122,6 +122,8 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         if error is None:
             raise
         return _fail(str(error), EXIT_BUSY if isinstance(error, DataDirBusy) else EXIT_USAGE)
+    finally:
+        signals.block()  # state is flushed: a late signal must not kill the exiting interpreter
     return EXIT_OK
 
 

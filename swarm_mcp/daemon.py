@@ -5,7 +5,8 @@ requests already received are answered (or, after `shutdown_grace`, cancelled an
 a shutting-down error), the store is flushed, and the process exits 0. Claude Code sends SIGINT
 and then SIGTERM about 100 ms later without closing stdin. So the handlers are installed for the
 whole life of the process (`StopSignals.install` in main), not just while the event loop runs: a
-signal that arrives while the interpreter is already shutting down must not kill it with -15.
+signal that arrives while the interpreter is already shutting down must not kill it with -15
+(and once the daemon has stopped, `StopSignals.block` holds them until the process is gone).
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ class StopSignals:
         if self._target is not None:
             loop, stopper = self._target
             loop.call_soon_threadsafe(stopper.request_stop, name)
+
+    def block(self) -> None:
+        """Hold SIGINT/SIGTERM from here to exit: CPython's finalization resets Python signal
+        handlers to the default action, so a signal arriving then would kill us with -15."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, set(_SIGNALS))
 
     def attach(self, stopper: Stopper) -> None:
         self._target = (asyncio.get_running_loop(), stopper)
