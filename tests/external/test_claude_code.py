@@ -181,3 +181,20 @@ def test_swarm_mcp_claude_attach_makes_the_real_binary_call_a_running_daemon_ove
     assert tool_calls(log_events(server_output(daemon_home)[1])) == [("features_detect", "http", "ok")], why()
     claude_sandbox.assert_stayed_offline()
 
+
+def test_swarm_mcp_claude_keeps_the_data_dir_private_when_the_log_file_is_inside_it(
+    claude_sandbox: ClaudeSandbox, tmp_path: Path
+) -> None:
+    """Server bug (found here): `configure_logging` creates the log file's parent first, with the
+    default mode (0755 under umask 022), so the data dir's own `mkdir(mode=0o700)` finds it already
+    there; the daemon then warns `data_dir_permissions` about a directory it created itself."""
+    data = tmp_path / "data"
+
+    done = claude_sandbox.run(
+        [*SWARM_MCP, "claude", "--data-dir", str(data), "--log-file", str(data / "server.log"), "--version"],
+        env=claude_sandbox.env(CLAUDE_BIN=str(claude_sandbox.clients.claude), PYTHONPATH=str(REPO_ROOT)),
+    )
+
+    assert done.returncode == 0 and done.stdout.startswith("2.1.197"), claude_sandbox.transcript()
+    assert (data / "claude-mcp.json").exists()
+    assert oct(data.stat().st_mode & 0o777) == oct(0o700)

@@ -127,3 +127,15 @@ def test_the_inspector_calls_our_tools_over_http_and_the_calls_arrive_in_the_dae
     calls = tool_calls(log_events(server_output(home)[1]))
     assert ("features_detect", "http", "ok") in calls and ("memory_usage", "http", "ok") in calls
 
+
+def test_a_stored_entry_never_reports_more_ttl_remaining_than_it_was_given(
+    inspector: Inspector, tmp_path: Path
+) -> None:
+    """Server bug (found here): the store reply computes `ttl_remaining_s` from a clock reading
+    taken before the write, so it reports slightly more than the ttl asked for (3600.00003 s)."""
+    stored = inspector.call(*SERVE, method="tools/call", tool="memory_usage", env=stdio_env(tmp_path),
+                            arguments={"action": "store", "key": "brief", "value": "x", "ttl": "3600"},
+                            diagnostics=log_of(tmp_path / "server.log"))
+
+    assert stored["isError"] is False
+    assert stored["structuredContent"]["entry"]["ttl_remaining_s"] <= 3600
