@@ -1,0 +1,60 @@
+"""Fixtures for the real external clients: the npm install (once per cache), the Inspector, and a
+sandboxed Claude Code per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from external_clients import (
+    ClaudeSandbox,
+    Inspector,
+    InstallFailed,
+    NpmClients,
+    Tripwire,
+    install_clients,
+    npm_cache_root,
+    running_tripwire,
+)
+
+
+@pytest.fixture(scope="session")
+def npm_clients() -> NpmClients:
+    """The pinned Inspector and Claude Code, installed into the npm cache folder on first use.
+
+    Without node/npm/npx the tests skip, except under CI (env `CI` set), where they must run.
+    """
+    missing = [tool for tool in ("node", "npm", "npx") if shutil.which(tool) is None]
+    if missing:
+        reason = f"{', '.join(missing)} not on PATH: the external-client tests need Node.js and npm"
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+            pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
+        pytest.skip(reason)
+    root = npm_cache_root(os.environ)
+    try:
+        return install_clients(root)
+    except InstallFailed as exc:
+        pytest.fail(f"installing the external clients into {root} failed (set SWARM_MCP_NPM_CACHE to use "
+                    f"another folder):\n{exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def inspector(npm_clients: NpmClients) -> Inspector:
+    return Inspector(npm_clients)
+
+
+@pytest.fixture
+def tripwire() -> Iterator[Tripwire]:
+    with running_tripwire() as wire:
+        yield wire
+
+
+@pytest.fixture
+def claude_sandbox(npm_clients: NpmClients, tripwire: Tripwire, tmp_path: Path) -> ClaudeSandbox:
+    home, project = tmp_path / "home", tmp_path / "project"
+    home.mkdir()
+    project.mkdir()
+    return ClaudeSandbox(npm_clients, home=home, cwd=project, tripwire=tripwire)

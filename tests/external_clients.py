@@ -1,0 +1,354 @@
+"""Real external MCP clients for tests: installed from npm into a cache, run sandboxed and offline.
+
+- `install_clients` puts the pinned MCP Inspector and Claude Code into a cache folder outside the
+  clone (once; later sessions reuse it), under a file lock so parallel sessions do not collide.
+- `Inspector` runs the Inspector CLI against a server and returns the JSON it prints.
+- `ClaudeSandbox` runs the real `claude` binary with its own HOME and working directory, no real
+  credentials, non-essential traffic disabled, and every proxy-honouring connection to the outside
+  sent to a `Tripwire` that records it and refuses it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+__all__ = (
+    "CLAUDE_CODE",
+    "INSPECTOR",
+    "PACKAGES",
+    "ClaudeSandbox",
+    "InstallFailed",
+    "Inspector",
+    "NpmClients",
+    "Tripwire",
+    "install_clients",
+    "mcp_list_status",
+    "npm_cache_root",
+    "running_tripwire",
+    "tail",
+    "wait_until",
+)
+
+INSPECTOR = "@modelcontextprotocol/inspector"
+CLAUDE_CODE = "@anthropic-ai/claude-code"
+PACKAGES: dict[str, str] = {INSPECTOR: "0.15.0", CLAUDE_CODE: "2.1.197"}
+
+# Claude Code's documented switches for offline use. CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC is the
+# one that matters: without it 2.1.197 opens HTTPS connections to api.anthropic.com (telemetry and
+# other non-essential calls; five in one `-p` run) even when ANTHROPIC_BASE_URL points elsewhere.
+# The others are belt and braces.
+CLAUDE_OFFLINE_ENV = {
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_AUTOUPDATER": "1",
+    "DISABLE_ERROR_REPORTING": "1",
+}
+
+
+class InstallFailed(RuntimeError):
+    """npm could not install the pinned clients; the message carries the tail of its output."""
+
+
+def tail(text: str | bytes, lines: int = 40) -> str:
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, what: Callable[[], str]) -> None:
+    """Poll `condition` (another process's file, say) until true; after `timeout` s fail with `what()`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting: {what()}")
+        time.sleep(0.05)
+
+
+# -- installation ----------------------------------------------------------------------------
+
+
+def npm_cache_root(environ: Mapping[str, str]) -> Path:
+    """`$SWARM_MCP_NPM_CACHE`, else `$XDG_CACHE_HOME/swarm-mcp/npm`, else `~/.cache/swarm-mcp/npm`."""
+    if environ.get("SWARM_MCP_NPM_CACHE"):
+        return Path(environ["SWARM_MCP_NPM_CACHE"]).expanduser()
+    base = Path(environ["XDG_CACHE_HOME"]) if environ.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    return base / "swarm-mcp" / "npm"
+
+
+@dataclass(frozen=True)
+class NpmClients:
+    """The install folder holding both pinned clients."""
+
+    root: Path
+
+    @property
+    def claude(self) -> Path:
+        return self.root / "node_modules" / ".bin" / "claude"
+
+    def version_of(self, package: str) -> str | None:
+        manifest = self.root / "node_modules" / package / "package.json"
+        try:
+            return str(json.loads(manifest.read_text())["version"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+
+_MARKER = ".swarm-mcp-installed.json"
+
+
+def _ready(clients: NpmClients) -> bool:
+    marker = clients.root / _MARKER
+    try:
+        recorded = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return recorded == PACKAGES and all(clients.version_of(p) == v for p, v in PACKAGES.items())
+
+
+def install_clients(root: Path, *, timeout: float = 900, lock_timeout: float = 1200) -> NpmClients:
+    """Install the pinned `PACKAGES` into `root` unless a finished install of exactly them is there.
+
+    A marker written only after a complete install (and a working `claude --version`) says
+    "finished", so an interrupted install is redone rather than trusted.
+
+    Raises:
+        InstallFailed: npm failed or timed out, or the Claude Code binary does not run.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    clients = NpmClients(root)
+    with open(root / ".install.lock", "w") as lock:
+        deadline = time.monotonic() + lock_timeout
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise InstallFailed(f"another session has held {root}/.install.lock for {lock_timeout} s") from None
+                time.sleep(0.2)
+        if not _ready(clients):
+            (root / _MARKER).unlink(missing_ok=True)
+            _npm_install(root, timeout)
+            _ensure_claude_runs(clients)
+            (root / _MARKER).write_text(json.dumps(PACKAGES))
+    return clients
+
+
+def _npm_install(root: Path, timeout: float) -> None:
+    manifest = {"name": "swarm-mcp-external-clients", "private": True, "dependencies": PACKAGES}
+    (root / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    argv = ["npm", "install", "--no-audit", "--no-fund", "--no-update-notifier", "--ignore-scripts=false",
+            "--loglevel=warn"]
+    command = f"`{' '.join(argv)}` in {root}"
+    try:
+        done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        output = f"{tail(exc.stdout or '')}\n{tail(exc.stderr or '')}"
+        raise InstallFailed(f"{command} ran over {timeout} s:\n{output}") from None
+    if done.returncode != 0:
+        raise InstallFailed(f"{command} exited {done.returncode}:\n{tail(done.stdout)}\n{tail(done.stderr)}")
+    missing = [f"{p}@{v}" for p, v in PACKAGES.items() if NpmClients(root).version_of(p) != v]
+    if missing:
+        raise InstallFailed(f"{command} finished but {', '.join(missing)} is not in node_modules:\n{tail(done.stderr)}")
+
+
+def _claude_version(clients: NpmClients) -> str:
+    with tempfile.TemporaryDirectory() as home:
+        try:
+            done = subprocess.run(
+                [str(clients.claude), "--version"],
+                env={"PATH": os.environ.get("PATH", ""), "HOME": home, **CLAUDE_OFFLINE_ENV},
+                cwd=home, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"({exc!r})"
+    return done.stdout.strip() or done.stderr.strip()
+
+
+def _ensure_claude_runs(clients: NpmClients) -> None:
+    """The npm package's postinstall copies the native binary over a placeholder; with scripts
+    disabled (npm `ignore-scripts`, or a future npm that blocks unapproved scripts) run it here."""
+    wanted = PACKAGES[CLAUDE_CODE]
+    if _claude_version(clients).startswith(wanted):
+        return
+    package = clients.root / "node_modules" / CLAUDE_CODE
+    subprocess.run(["node", "install.cjs"], cwd=package, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+    version = _claude_version(clients)
+    if not version.startswith(wanted):
+        raise InstallFailed(f"{clients.claude} --version says {version!r}, expected {wanted} "
+                            "(did its postinstall run?)")
+
+
+# -- the Inspector ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inspector:
+    """The MCP Inspector CLI, run with npx from its install folder (one connection per run)."""
+
+    clients: NpmClients
+
+    def call(
+        self,
+        *target: str,
+        method: str,
+        tool: str | None = None,
+        arguments: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 60,
+        diagnostics: Callable[[], str] = lambda: "",
+    ) -> dict[str, Any]:
+        """Run `inspector --cli TARGET --method METHOD ...`; the JSON it printed, or fail with its output.
+
+        `target` is a URL or a server command line. Give the server its settings through `env`
+        (the Inspector passes its whole environment on): the Inspector parses the command line
+        with its own options first, so a server flag that shares a name with one of them
+        (`--log-level`, `--transport`, `--method`, ...) would be taken by the Inspector.
+        """
+        argv = ["npx", "--no-install", INSPECTOR, "--cli", *target, "--method", method]
+        if tool is not None:
+            argv += ["--tool-name", tool]
+        for key, value in (arguments or {}).items():
+            argv += ["--tool-arg", f"{key}={value}"]
+        full_env = {**(env if env is not None else os.environ), "npm_config_update_notifier": "false"}
+        try:
+            done = subprocess.run(argv, cwd=self.clients.root, env=full_env, capture_output=True, text=True,
+                                  timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"Inspector ran over {timeout} s: {argv}\nstdout:\n{tail(exc.stdout or '')}\n"
+                                 f"stderr:\n{tail(exc.stderr or '')}\n{diagnostics()}") from None
+        try:
+            if done.returncode != 0:
+                raise ValueError(f"exit code {done.returncode}")
+            return dict(json.loads(done.stdout))
+        except ValueError as exc:
+            raise AssertionError(f"Inspector gave no JSON result ({exc}): {argv}\nstdout:\n{tail(done.stdout)}\n"
+                                 f"stderr:\n{tail(done.stderr)}\n{diagnostics()}") from None
+
+
+# -- the tripwire proxy ----------------------------------------------------------------------
+
+
+@dataclass
+class Tripwire:
+    """An HTTP(S) proxy that lets nothing through: it records each attempt and answers 502."""
+
+    attempts: list[str] = field(default_factory=list)
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def proxy_env(self) -> dict[str, str]:
+        """Route every proxy-honouring connection here, except to this machine."""
+        local = "127.0.0.1,localhost,::1"
+        return {"HTTPS_PROXY": self.url, "HTTP_PROXY": self.url, "https_proxy": self.url, "http_proxy": self.url,
+                "NO_PROXY": local, "no_proxy": local}
+
+
+@contextmanager
+def running_tripwire() -> Iterator[Tripwire]:
+    tripwire = Tripwire()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _refuse(self) -> None:
+            tripwire.attempts.append(f"{self.command} {self.path}")
+            self.send_response(502)
+            self.send_header("Content-Length", "0")
+            self.send_header("Connection", "close")
+            self.end_headers()
+
+        do_CONNECT = do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    tripwire.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="tripwire", daemon=True)
+    thread.start()
+    try:
+        yield tripwire
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# -- Claude Code -----------------------------------------------------------------------------
+
+
+@dataclass
+class ClaudeSandbox:
+    """The real Claude Code binary with a throwaway HOME and cwd, no credentials, and no way out.
+
+    The environment is built from nothing (the caller's ANTHROPIC_*, CLAUDE_*, cloud credentials
+    and proxies never reach it): PATH, HOME, a UTF-8 locale, the offline switches, and the
+    tripwire as proxy for everything that is not localhost.
+    """
+
+    clients: NpmClients
+    home: Path
+    cwd: Path
+    tripwire: Tripwire
+    runs: list[str] = field(default_factory=list)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(self.home),
+            "LANG": "C.UTF-8",
+            "TERM": "dumb",
+            "NO_COLOR": "1",
+            **CLAUDE_OFFLINE_ENV,
+            **self.tripwire.proxy_env(),
+            **extra,
+        }
+
+    def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float = 60,
+            diagnostics: Callable[[], str] = lambda: "") -> subprocess.CompletedProcess[str]:
+        """Run `argv` (a `claude ...` or `swarm-mcp claude ...` command line) in the sandbox; bounded."""
+        try:
+            done = subprocess.run(list(argv), cwd=self.cwd, env=dict(env) if env is not None else self.env(),
+                                  capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"ran over {timeout} s: {list(argv)}\nstdout:\n{tail(exc.stdout or '')}\n"
+                                 f"stderr:\n{tail(exc.stderr or '')}\n{diagnostics()}") from None
+        self.runs.append(f"$ {' '.join(argv)}\n[exit {done.returncode}]\n"
+                         f"stdout:\n{tail(done.stdout)}\nstderr:\n{tail(done.stderr)}")
+        return done
+
+    def claude(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return self.run([str(self.clients.claude), *args], timeout=timeout)
+
+    def transcript(self) -> str:
+        return "\n".join(self.runs) or "(no runs)"
+
+    def assert_stayed_offline(self) -> None:
+        assert not self.tripwire.attempts, (
+            f"Claude Code tried to reach the outside: {self.tripwire.attempts}\n{self.transcript()}"
+        )
+
+
+def mcp_list_status(output: str, name: str) -> str | None:
+    """`✔ Connected`, `✘ Failed to connect` (or whatever follows ` - `) for server `name` in
+    `claude mcp list` output; None when the server is not listed."""
+    for line in output.splitlines():
+        if line.startswith(f"{name}: ") and " - " in line:
+            return line.rsplit(" - ", 1)[1].strip()
+    return None
+
