@@ -25,7 +25,7 @@ TEMPLATE = Path(__file__).resolve().parent.parent / "scripts" / "claude_config.j
 _FALLBACK_TEMPLATE: dict[str, Any] = {
     "mcpServers": {
         "swarm": {"type": "stdio", "command": "swarm-mcp", "args": ["serve"], "env": {}, "alwaysLoad": True},
-        "swarm-http": {"type": "http", "url": "http://127.0.0.1:8765/mcp"},
+        "swarm-http": {"type": "http", "url": "http://127.0.0.1:8765/mcp", "alwaysLoad": True},
     }
 }
 INSTALL_HINT = (

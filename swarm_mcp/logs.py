@@ -28,7 +28,7 @@ def configure_logging(level: str = "info", log_file: Path | None = None) -> Bina
     """
     numeric = _LEVELS[level]
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # often the (private) data dir
         stream: BinaryIO = open(log_file, "ab", buffering=0)  # noqa: SIM115 - lives as long as the process
     else:
         stream = sys.stderr.buffer

@@ -67,10 +67,10 @@ def test_claude_print_config_uses_this_installs_absolute_paths(tmp_path: Path) -
     assert entry["args"][:3] == ["-m", "swarm_mcp", "serve"] and str(tmp_path) in entry["args"]
     assert entry["alwaysLoad"] is True and entry["type"] == "stdio"
     attached = orjson.loads(run_cli("claude", "--print-config", "--attach", "http://127.0.0.1:9/mcp", home=tmp_path).stdout)
-    assert attached == {"mcpServers": {"swarm-http": {"type": "http", "url": "http://127.0.0.1:9/mcp"}}}
+    assert attached == {"mcpServers": {"swarm-http": {"type": "http", "url": "http://127.0.0.1:9/mcp", "alwaysLoad": True}}}
 
 
 def test_the_shipped_claude_config_has_a_stdio_and_an_http_server() -> None:
     servers = orjson.loads((REPO_ROOT / "scripts" / "claude_config.json").read_bytes())["mcpServers"]
     assert servers["swarm"]["type"] == "stdio" and servers["swarm"]["alwaysLoad"] is True
-    assert servers["swarm-http"] == {"type": "http", "url": "http://127.0.0.1:8765/mcp"}
+    assert servers["swarm-http"] == {"type": "http", "url": "http://127.0.0.1:8765/mcp", "alwaysLoad": True}

@@ -54,6 +54,7 @@ class MemoryUsage(TypedDict):
 
 
 def _entry(entry: Entry, now: float) -> dict[str, Any]:
+    """An entry as the tool reports it; `now` is read after the operation, so a TTL never grows."""
     return {
         "namespace": entry.namespace,
         "key": entry.key,
@@ -173,7 +174,6 @@ async def memory_usage(
     config = ctx.app.config
     _check_arguments(action, ctx.provided)
     ns = namespace if namespace is not None else "default"
-    now = ctx.app.clock()
     if action == "store":
         _require(key, "key", action, "the entry's name")
         if "value" not in ctx.provided:
@@ -185,13 +185,13 @@ async def memory_usage(
             )
         except VersionConflict as conflict:
             raise VersionConflictForTool(conflict) from conflict
-        return {"action": action, "entry": _entry(entry, now)}
+        return {"action": action, "entry": _entry(entry, entry.updated)}
     if action == "retrieve":
         _require(key, "key", action, "the entry's name")
         found = await store.get(ns, key)
         if found is None:
             return {"action": action, "found": False, "namespace": ns, "key": key}
-        return {"action": action, "found": True, "entry": _entry(found, now)}
+        return {"action": action, "found": True, "entry": _entry(found, ctx.app.clock())}
     if action == "delete":
         _require(key, "key", action, "the entry's name")
         try:
@@ -201,10 +201,12 @@ async def memory_usage(
         return {"action": action, "deleted": deleted, "namespace": ns, "key": key}
     if action == "list":
         page = await store.list(ns, prefix=prefix or "", limit=limit or 100, cursor=cursor)
+        now = ctx.app.clock()
         return {"action": action, "namespace": ns, "entries": [_entry(e, now) for e in page.entries], "next_cursor": page.next_cursor}
     if action == "search":
         _require(query, "query", action, "one or more words to look for")
         hits = await store.search(query, namespace=namespace, tags=tags or (), limit=limit or 10)
+        now = ctx.app.clock()
         return {
             "action": action,
             "hits": [{**_entry(hit.entry, now), "score": hit.score, "snippet": hit.snippet} for hit in hits],
