@@ -1,8 +1,10 @@
 """FANN-compatible neural networks in JAX: pure functions over explicit pytrees.
 
 A network is a static `Layout` (hashable: jit caches key on it) plus a `Params` pytree of
-arrays. `forward` is single-example and vmappable; `Network` bundles layout, params and
-FANN's settings for the host-side helpers (`.net` / `.data` files, scaling).
+arrays. `forward` is single-example and vmappable; `train_epochs` fuses K training epochs
+in one jit and vmaps over a leading network axis, so populations share one compiled call.
+`Network` bundles layout, params and FANN's settings for the host-side helpers
+(`train_on_data`, `run`, `.net` / `.data` files, scaling).
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ from ._datafile import pad_data as pad_data
 from ._datafile import parse_data as parse_data
 from ._datafile import read_data as read_data
 from ._datafile import write_data as write_data
+from ._driver import Report as Report
+from ._driver import TrainResult as TrainResult
+from ._driver import evaluate_data as evaluate_data
+from ._driver import run as run
+from ._driver import train_on_data as train_on_data
 from ._forward import forward as forward
 from ._forward import forward_batch as forward_batch
 from ._netfile import format_net as format_net
@@ -36,6 +43,14 @@ from ._network import Network as Network
 from ._network import NetworkType as NetworkType
 from ._network import Params as Params
 from ._network import Scaling as Scaling
+from ._optimizers import AdamState as AdamState
+from ._optimizers import MomentumState as MomentumState
+from ._optimizers import Optimizer as Optimizer
+from ._optimizers import QuickpropState as QuickpropState
+from ._optimizers import RpropState as RpropState
+from ._optimizers import SarpropState as SarpropState
+from ._optimizers import StepInfo as StepInfo
+from ._optimizers import optimizer_for as optimizer_for
 from ._scaling import clear_scaling_params as clear_scaling_params
 from ._scaling import descale_data as descale_data
 from ._scaling import descale_input as descale_input
@@ -51,57 +66,75 @@ from ._settings import Hyper as Hyper
 from ._settings import StopFunction as StopFunction
 from ._settings import TrainParams as TrainParams
 from ._settings import TrainSpec as TrainSpec
+from ._train import EpochLog as EpochLog
+from ._train import TrainState as TrainState
+from ._train import evaluate_batch as evaluate_batch
+from ._train import init_train_state as init_train_state
+from ._train import train_epoch as train_epoch
+from ._train import train_epochs as train_epochs
 
 __all__ = (
-    # structure
     "Activation",
+    "AdamState",
+    "Algorithm",
+    "Batch",
+    "CascadeParams",
+    "EpochLog",
+    "ErrorFunction",
+    "Hyper",
     "Layer",
     "Layout",
+    "MomentumState",
     "Network",
     "NetworkType",
+    "Optimizer",
     "Params",
+    "QuickpropState",
+    "Report",
+    "RpropState",
+    "SarpropState",
     "Scaling",
-    # creation and initialisation
+    "StepInfo",
+    "StopFunction",
+    "TrainData",
+    "TrainParams",
+    "TrainResult",
+    "TrainSpec",
+    "TrainState",
+    "activate",
+    "clear_scaling_params",
     "create_shortcut",
     "create_sparse",
     "create_standard",
-    "init_params",
-    "init_weights",
-    "randomize_weights",
-    "sparse_masks",
-    # forward pass
-    "activate",
     "derivative",
-    "forward",
-    "forward_batch",
-    # settings
-    "Algorithm",
-    "CascadeParams",
-    "ErrorFunction",
-    "Hyper",
-    "StopFunction",
-    "TrainParams",
-    "TrainSpec",
-    # data
-    "Batch",
-    "TrainData",
-    "format_data",
-    "pad_data",
-    "parse_data",
-    "read_data",
-    "write_data",
-    # scaling
-    "clear_scaling_params",
     "descale_data",
     "descale_input",
     "descale_output",
+    "evaluate_batch",
+    "evaluate_data",
+    "format_data",
+    "format_net",
+    "forward",
+    "forward_batch",
+    "init_params",
+    "init_train_state",
+    "init_weights",
+    "optimizer_for",
+    "pad_data",
+    "parse_data",
+    "parse_net",
+    "randomize_weights",
+    "read_data",
+    "read_net",
+    "run",
     "scale_data",
     "scale_input",
     "scale_output",
     "set_scaling_params",
-    # files
-    "format_net",
-    "parse_net",
-    "read_net",
+    "sparse_masks",
+    "train_epoch",
+    "train_epochs",
+    "train_on_data",
+    "write_data",
     "write_net",
 )

@@ -138,8 +138,8 @@ def _format_value(v: np.float32) -> str:
         left = _wrap_int32(_cvt_int32(math.floor(d + 0.5)) * 1000000)
         right = _cvt_int32(math.floor(d * 1000000.0 + 0.5))
         if left == right:
-            return "%d " % _cvt_int32(d)  # C's (int) cast truncates toward zero
-    return "%f " % d
+            return f"{_cvt_int32(d)} "  # C's (int) cast truncates toward zero
+    return f"{d:f} "
 
 
 def format_data(data: TrainData) -> str:

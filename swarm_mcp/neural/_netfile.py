@@ -76,7 +76,7 @@ def connection_order(layout: Layout, layer: int, mask_row: np.ndarray | None) ->
 
 # ---------------------------------------------------------------------------------------- writer
 def _e(value: float) -> str:
-    return "%.20e" % float(np.float32(value))
+    return f"{float(np.float32(value)):.20e}"
 
 
 def format_net(network: Network) -> str:
@@ -91,23 +91,23 @@ def format_net(network: Network) -> str:
     lines = [
         "FANN_FLO_2.1",
         f"num_layers={layout.num_layers}",
-        "learning_rate=%f" % tp.learning_rate,
-        "connection_rate=%f" % layout.connection_rate,
+        f"learning_rate={tp.learning_rate:f}",
+        f"connection_rate={layout.connection_rate:f}",
         f"network_type={int(layout.network_type)}",
-        "learning_momentum=%f" % tp.learning_momentum,
+        f"learning_momentum={tp.learning_momentum:f}",
         f"training_algorithm={algorithm}",
         f"train_error_function={int(tp.error_function)}",
         f"train_stop_function={int(tp.stop_function)}",
-        "cascade_output_change_fraction=%f" % cp.output_change_fraction,
-        "quickprop_decay=%f" % tp.quickprop_decay,
-        "quickprop_mu=%f" % tp.quickprop_mu,
-        "rprop_increase_factor=%f" % tp.rprop_increase_factor,
-        "rprop_decrease_factor=%f" % tp.rprop_decrease_factor,
-        "rprop_delta_min=%f" % tp.rprop_delta_min,
-        "rprop_delta_max=%f" % tp.rprop_delta_max,
-        "rprop_delta_zero=%f" % tp.rprop_delta_zero,
+        f"cascade_output_change_fraction={cp.output_change_fraction:f}",
+        f"quickprop_decay={tp.quickprop_decay:f}",
+        f"quickprop_mu={tp.quickprop_mu:f}",
+        f"rprop_increase_factor={tp.rprop_increase_factor:f}",
+        f"rprop_decrease_factor={tp.rprop_decrease_factor:f}",
+        f"rprop_delta_min={tp.rprop_delta_min:f}",
+        f"rprop_delta_max={tp.rprop_delta_max:f}",
+        f"rprop_delta_zero={tp.rprop_delta_zero:f}",
         f"cascade_output_stagnation_epochs={cp.output_stagnation_epochs}",
-        "cascade_candidate_change_fraction=%f" % cp.candidate_change_fraction,
+        f"cascade_candidate_change_fraction={cp.candidate_change_fraction:f}",
         f"cascade_candidate_stagnation_epochs={cp.candidate_stagnation_epochs}",
         f"cascade_max_out_epochs={cp.max_out_epochs}",
         f"cascade_min_out_epochs={cp.min_out_epochs}",
@@ -128,11 +128,11 @@ def format_net(network: Network) -> str:
     else:
         lines.append("scale_included=1")
         for key, values in zip(_SCALE_KEYS, params.scaling, strict=True):
-            lines.append(key + "=" + "".join("%f " % float(v) for v in np.asarray(values, np.float32)))
+            lines.append(key + "=" + "".join(f"{float(v):f} " for v in np.asarray(values, np.float32)))
     neurons, connections = [], []
     bias_acts = network.bias_activations or ()
-    neurons += ["(0, 0, %s) " % _e(0.0)] * layout.num_input
-    neurons.append("(0, %d, %s) " % (bias_acts[0], _e(0.0)))
+    neurons += [f"(0, 0, {_e(0.0)}) "] * layout.num_input
+    neurons.append(f"(0, {bias_acts[0]}, {_e(0.0)}) ")
     for layer in range(1, layout.num_layers):
         w = np.asarray(params.layers[layer - 1].w, np.float32)
         b = np.asarray(params.layers[layer - 1].b, np.float32)
@@ -141,14 +141,14 @@ def format_net(network: Network) -> str:
         sources, bias_source = column_sources(layout, layer)
         for j, act in enumerate(layout.activation_ids(layer)):
             order = connection_order(layout, layer, None if mask is None else mask[j])
-            neurons.append("(%d, %d, %s) " % (len(order), act, _e(steep[j])))
+            neurons.append(f"({len(order)}, {act}, {_e(steep[j])}) ")
             for col in order:
                 if col < 0:
-                    connections.append("(%d, %s) " % (bias_source, _e(b[j])))
+                    connections.append(f"({bias_source}, {_e(b[j])}) ")
                 else:
-                    connections.append("(%d, %s) " % (sources[col], _e(w[j, col])))
+                    connections.append(f"({sources[col]}, {_e(w[j, col])}) ")
         if layout.network_type is NetworkType.LAYER:
-            neurons.append("(0, %d, %s) " % (bias_acts[layer], _e(0.0)))
+            neurons.append(f"(0, {bias_acts[layer]}, {_e(0.0)}) ")
     lines.append("neurons (num_inputs, activation_function, activation_steepness)=" + "".join(neurons))
     lines.append("connections (connected_to_neuron, weight)=" + "".join(connections))
     return "\n".join(lines) + "\n"
@@ -238,13 +238,26 @@ def parse_net(text: str, *, source: str = "<net>", storage_dtype: str = "float32
     p["error_function"] = ErrorFunction(_clamp_enum(lines, "train_error_function", ErrorFunction))
     p["stop_function"] = StopFunction(_clamp_enum(lines, "train_stop_function", StopFunction))
     c["output_change_fraction"] = _number(lines, lines.value("cascade_output_change_fraction"), "")
-    for key in ("quickprop_decay", "quickprop_mu", "rprop_increase_factor", "rprop_decrease_factor",
-                "rprop_delta_min", "rprop_delta_max", "rprop_delta_zero"):
+    for key in (
+        "quickprop_decay",
+        "quickprop_mu",
+        "rprop_increase_factor",
+        "rprop_decrease_factor",
+        "rprop_delta_min",
+        "rprop_delta_max",
+        "rprop_delta_zero",
+    ):
         p[key] = _number(lines, lines.value(key), key)
     c["output_stagnation_epochs"] = _number(lines, lines.value("cascade_output_stagnation_epochs"), "", int)
     c["candidate_change_fraction"] = _number(lines, lines.value("cascade_candidate_change_fraction"), "")
-    for key in ("candidate_stagnation_epochs", "max_out_epochs", "min_out_epochs", "max_cand_epochs",
-                "min_cand_epochs", "num_candidate_groups"):
+    for key in (
+        "candidate_stagnation_epochs",
+        "max_out_epochs",
+        "min_out_epochs",
+        "max_cand_epochs",
+        "min_cand_epochs",
+        "num_candidate_groups",
+    ):
         c[key] = _number(lines, lines.value("cascade_" + key), "cascade_" + key, int)
     p["bit_fail_limit"] = fann_type(lines.value("bit_fail_limit"), "bit_fail_limit")
     c["candidate_limit"] = fann_type(lines.value("cascade_candidate_limit"), "cascade_candidate_limit")

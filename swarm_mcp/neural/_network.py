@@ -9,7 +9,6 @@ is the same layout with params stacked on a leading axis.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import NamedTuple
@@ -24,13 +23,13 @@ from ._activations import Activation, parse_activation
 from ._settings import CascadeParams, TrainParams
 
 __all__ = (
+    "STORAGE_DTYPES",
     "Layer",
     "Layout",
     "Network",
     "NetworkType",
     "Params",
     "Scaling",
-    "STORAGE_DTYPES",
     "default_bias_activations",
 )
 
@@ -101,7 +100,9 @@ class Layout:
             raise InvalidArgument(f"connection_rate must be > 0 (1 = fully connected), got {self.connection_rate}")
         object.__setattr__(self, "connection_rate", rate)
         if self.storage_dtype not in STORAGE_DTYPES:
-            raise InvalidArgument(f"unknown storage_dtype {self.storage_dtype!r}; valid: {format_choices(STORAGE_DTYPES)}")
+            raise InvalidArgument(
+                f"unknown storage_dtype {self.storage_dtype!r}; valid: {format_choices(STORAGE_DTYPES)}"
+            )
 
     @property
     def num_input(self) -> int:
@@ -198,8 +199,8 @@ class Network:
 
     layout: Layout
     params: Params
-    training: TrainParams = TrainParams()
-    cascade: CascadeParams = CascadeParams()
+    training: TrainParams = dataclasses.field(default_factory=TrainParams)
+    cascade: CascadeParams = dataclasses.field(default_factory=CascadeParams)
     bias_activations: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:

@@ -20,10 +20,10 @@ from ._network import Network, Scaling
 
 __all__ = (
     "clear_scaling_params",
+    "descale_data",
     "descale_input",
     "descale_output",
     "scale_data",
-    "descale_data",
     "scale_input",
     "scale_output",
     "set_scaling_params",
@@ -78,7 +78,12 @@ def clear_scaling_params(network: Network) -> Network:
     n_in, n_out = network.layout.num_input, network.layout.num_output
 
     def block(n: int) -> list[jax.Array]:
-        return [jnp.zeros(n, jnp.float32), jnp.ones(n, jnp.float32), jnp.full(n, -1.0, jnp.float32), jnp.ones(n, jnp.float32)]
+        return [
+            jnp.zeros(n, jnp.float32),
+            jnp.ones(n, jnp.float32),
+            jnp.full(n, -1.0, jnp.float32),
+            jnp.ones(n, jnp.float32),
+        ]
 
     return network.replace(params=network.params._replace(scaling=Scaling(*block(n_in), *block(n_out))))
 
@@ -129,7 +134,9 @@ def scale_data(network: Network, data: TrainData) -> TrainData:
         InvalidArgument: the network has no scaling parameters.
     """
     s = _need_scaling(network)
-    return TrainData(np.asarray(scale_input(s, jnp.asarray(data.inputs))), np.asarray(scale_output(s, jnp.asarray(data.outputs))))
+    return TrainData(
+        np.asarray(scale_input(s, jnp.asarray(data.inputs))), np.asarray(scale_output(s, jnp.asarray(data.outputs)))
+    )
 
 
 def descale_data(network: Network, data: TrainData) -> TrainData:

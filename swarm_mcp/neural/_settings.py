@@ -75,9 +75,7 @@ def _enum(kind: type[IntEnum], value: int | str | IntEnum, what: str) -> IntEnum
             return kind(int(value))
         except ValueError:
             pass
-    raise InvalidArgument(
-        f"unknown {what} {value!r}; valid: {format_choices(f'{m.value} ({m.name})' for m in kind)}"
-    )
+    raise InvalidArgument(f"unknown {what} {value!r}; valid: {format_choices(f'{m.value} ({m.name})' for m in kind)}")
 
 
 class Hyper(NamedTuple):

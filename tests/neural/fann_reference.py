@@ -63,7 +63,7 @@ def neuron_output(act: int, steepness: float, total: float) -> float:
     """fann_run for one neuron: scale by steepness, clip to ±150/steepness, activate."""
     z = steepness * total
     limit = 150.0 / steepness
-    z = limit if z > limit else (-limit if z < -limit else z)
+    z = limit if z > limit else (max(z, -limit))
     return activation(act, z)
 
 
@@ -76,9 +76,9 @@ class ReferenceNet:
         self.fixed = lines[0].startswith("FANN_FIX")
         divisor = 1.0
         if self.fixed:
-            divisor = float(2 ** int(re.search(r"^decimal_point=(\d+)$", text, re.M).group(1)))  # type: ignore[union-attr]
-        self.network_type = int(re.search(r"^network_type=(\d+)$", text, re.M).group(1))  # type: ignore[union-attr]
-        self.layer_sizes = [int(v) for v in re.search(r"^layer_sizes=(.*)$", text, re.M).group(1).split()]  # type: ignore[union-attr]
+            divisor = float(2 ** int(re.search(r"^decimal_point=(\d+)$", text, re.MULTILINE).group(1)))  # type: ignore[union-attr]
+        self.network_type = int(re.search(r"^network_type=(\d+)$", text, re.MULTILINE).group(1))  # type: ignore[union-attr]
+        self.layer_sizes = [int(v) for v in re.search(r"^layer_sizes=(.*)$", text, re.MULTILINE).group(1).split()]  # type: ignore[union-attr]
         neuron_line = next(l for l in lines if l.startswith("neurons "))
         conn_line = next(l for l in lines if l.startswith("connections "))
         self.neurons = [

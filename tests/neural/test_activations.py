@@ -9,12 +9,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from fann_reference import activation as reference_activation
+from fann_reference import neuron_output
 
 from swarm_mcp.errors import InvalidArgument
 from swarm_mcp.neural import Activation, Layer, Layout, Params, activate, derivative, forward_batch
-
-from fann_reference import activation as reference_activation
-from fann_reference import neuron_output
 
 
 @pytest.fixture(scope="module")

@@ -42,8 +42,20 @@ def test_writer_prints_values_exactly_as_c_fann_does() -> None:
     # 1e-6 -> "%d" of the truncated value (so 0.9999999 prints 0), otherwise "%f"; |v| >= 2148
     # overflows C's int test and falls back to "%f".
     values = [0.9999999, 1e-7, -0.5, 3000.0, 2147.0, 2148.5, 1e10, -0.0, 4e-7, 12345.678, -1.9999999, 0.4999999]
-    expected = ["0", "0", "-0.500000", "3000.000000", "2147", "2148.500000", "10000000000.000000", "0", "0",
-                "12345.677734", "-1", "0.500000"]
+    expected = [
+        "0",
+        "0",
+        "-0.500000",
+        "3000.000000",
+        "2147",
+        "2148.500000",
+        "10000000000.000000",
+        "0",
+        "0",
+        "12345.677734",
+        "-1",
+        "0.500000",
+    ]
     data = TrainData(np.asarray(values, np.float32)[:, None], np.zeros((len(values), 1), np.float32))
     lines = format_data(data).split("\n")[1::2]
     assert [line.strip() for line in lines[: len(values)]] == expected

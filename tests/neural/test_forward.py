@@ -8,10 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from fann_reference import ReferenceNet
 
 from swarm_mcp.neural import Network, forward, forward_batch, read_data, read_net, scale_input
-
-from fann_reference import ReferenceNet
 
 TOLERANCE = 1e-6
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import swarm_mcp.neural as neural
+from swarm_mcp import neural
 
 PACKAGE = Path(neural.__file__).parent
 
@@ -25,8 +25,9 @@ def test_importing_touches_no_device_and_no_other_swarm_module() -> None:
         "mods = sorted(m for m in sys.modules if m.startswith('swarm_mcp') and not m.startswith('swarm_mcp.neural'))\n"
         "print(xla_bridge.backends_are_initialized(), mods)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=PACKAGE.parent.parent).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent.parent
+    ).stdout.strip()
     assert out == "False ['swarm_mcp', 'swarm_mcp.errors']"
 
 

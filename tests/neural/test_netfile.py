@@ -92,7 +92,9 @@ def test_fixed_point_files_read_as_float_networks(golden_dir: Path) -> None:
 @pytest.mark.parametrize(
     "factory",
     [
-        lambda key: create_standard((3, 5, 2), key=key, activation_hidden="SIGMOID_SYMMETRIC", activation_output="LINEAR"),
+        lambda key: create_standard(
+            (3, 5, 2), key=key, activation_hidden="SIGMOID_SYMMETRIC", activation_output="LINEAR"
+        ),
         lambda key: create_sparse(0.4, (6, 7, 2), key=key),
         lambda key: create_shortcut((2, 4, 3, 1), key=key, steepness_output=0.75),
     ],
