@@ -4,7 +4,7 @@ A network is a static `Layout` (hashable: jit caches key on it) plus a `Params` 
 arrays. `forward` is single-example and vmappable; `train_epochs` fuses K training epochs
 in one jit and vmaps over a leading network axis, so populations share one compiled call.
 `Network` bundles layout, params and FANN's settings for the host-side helpers
-(`train_on_data`, `run`, `.net` / `.data` files, scaling).
+(`train_on_data`, `run`, `.net` / `.data` / JSON files, scaling).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 from ._activations import Activation as Activation
 from ._activations import activate as activate
 from ._activations import derivative as derivative
+from ._backprop import Slopes as Slopes
+from ._backprop import epoch_slopes as epoch_slopes
 from ._create import create_shortcut as create_shortcut
 from ._create import create_sparse as create_sparse
 from ._create import create_standard as create_standard
@@ -33,6 +35,10 @@ from ._driver import run as run
 from ._driver import train_on_data as train_on_data
 from ._forward import forward as forward
 from ._forward import forward_batch as forward_batch
+from ._json import network_from_dict as network_from_dict
+from ._json import network_from_json as network_from_json
+from ._json import network_to_dict as network_to_dict
+from ._json import network_to_json as network_to_json
 from ._netfile import format_net as format_net
 from ._netfile import parse_net as parse_net
 from ._netfile import read_net as read_net
@@ -94,6 +100,7 @@ __all__ = (
     "RpropState",
     "SarpropState",
     "Scaling",
+    "Slopes",
     "StepInfo",
     "StopFunction",
     "TrainData",
@@ -110,6 +117,7 @@ __all__ = (
     "descale_data",
     "descale_input",
     "descale_output",
+    "epoch_slopes",
     "evaluate_batch",
     "evaluate_data",
     "format_data",
@@ -119,6 +127,10 @@ __all__ = (
     "init_params",
     "init_train_state",
     "init_weights",
+    "network_from_dict",
+    "network_from_json",
+    "network_to_dict",
+    "network_to_json",
     "optimizer_for",
     "pad_data",
     "parse_data",

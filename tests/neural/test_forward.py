@@ -107,3 +107,17 @@ def test_forward_compiles_once_per_layout(golden_dir: Path) -> None:
         net = read_net(golden_dir / "train" / f"xor_{algo}_final.net")
         f(net.layout, net.params, x)
     assert traces == 1
+
+
+def test_per_neuron_activations_and_steepness_match_the_reference(tmp_path: Path) -> None:
+    from swarm_mcp.neural import Layout, Network, init_params, write_net
+
+    layout = Layout((3, 6, 2), ((3, 5, 7, 10, 14, 19), (0, 16)))
+    params = init_params(layout, jax.random.key(4), steepness=[0.5, 1.0], weight_range=(-1.5, 1.5))
+    steep = jnp.asarray([0.25, 0.5, 0.75, 1.0, 0.5, 0.9], jnp.float32)
+    net = Network(layout, params._replace(steepness=(steep, params.steepness[1])))
+    write_net(net, tmp_path / "mixed.net")
+    x = np.random.default_rng(1).uniform(-2, 2, (40, 3)).astype(np.float32)
+    ref = ReferenceNet(tmp_path / "mixed.net").run_batch(x)
+    np.testing.assert_allclose(run(net, x), ref, atol=TOLERANCE)
+    assert read_net(tmp_path / "mixed.net").layout == layout

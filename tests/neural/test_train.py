@@ -173,7 +173,7 @@ def test_padded_data_trains_bit_for_bit_like_unpadded(algo: str) -> None:
     spec, hyper = net.training.spec(), net.training.hyper()
     train = data_sets("building")[0]
     outs = []
-    for rows in (train.num_data, train.num_data + 37, 2304):
+    for rows in (train.num_data, train.num_data + 37):
         state = init_train_state(net.layout, spec, net.params, hyper)
         params, _, log = _train(net.layout, spec, net.params, state, pad_data(train, rows), hyper, 5, window=EPOCHS)
         outs.append((jax.tree.leaves(params), np.asarray(log.mse), np.asarray(log.bit_fail)))
@@ -273,3 +273,105 @@ def test_bit_stop_function_stops_when_bit_fails_reach_the_limit() -> None:
         net.layout, spec, net.params, state, pad_data(data_sets("building")[0]), hyper, EPOCHS, window=EPOCHS
     )
     assert int(log.epochs) == first and bool(state.stopped)
+
+
+# ------------------------------------------------------------------------ shortcut and sparse nets
+def _c_traces() -> dict[tuple[str, str, int], np.ndarray]:
+    """tests/neural/data/c_fann_traces.tsv: C FANN 2.2.0 on the golden shortcut and sparse nets."""
+    rows = (Path(__file__).parent / "data" / "c_fann_traces.tsv").read_text().split("\n")[1:]
+    out: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
+    for row in filter(None, rows):
+        net, data, algo, _, _, mse, bits = row.split("\t")
+        out.setdefault((net, data, int(algo)), []).append((float(mse), float(bits)))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+C_TRACES = _c_traces()
+
+
+@pytest.mark.parametrize(
+    "key", sorted(C_TRACES), ids=[f"{n.split('_')[0]}-{Algorithm(a).name}" for n, _, a in sorted(C_TRACES)]
+)
+def test_shortcut_and_sparse_nets_train_like_c_fann(key: tuple[str, str, int]) -> None:
+    net_name, data_name, algo = key
+    net = read_net(GOLDEN / "nets" / net_name)
+    net = net.replace(training=net.training.replace(algorithm=Algorithm(algo)))
+    spec, hyper = net.training.spec(), net.training.hyper()
+    state = init_train_state(net.layout, spec, net.params, hyper)
+    params, _, log = _train(
+        net.layout, spec, net.params, state, pad_data(read_data(DATA / data_name)), hyper, EPOCHS, window=EPOCHS
+    )
+    want = C_TRACES[key]
+    np.testing.assert_allclose(np.asarray(log.mse), want[:, 0], rtol=REL)
+    np.testing.assert_array_equal(np.asarray(log.bit_fail), want[:, 1].astype(int))
+    if params.masks is not None:  # RPROP moves zero-slope weights by +step: absent connections must stay 0
+        for layer, m in zip(params.layers, params.masks, strict=True):
+            assert not np.asarray(layer.w)[~np.asarray(m)].any()
+
+
+# ------------------------------------------------------------------------------------- SARPROP
+def _sarprop(ds: str, key: int, epochs: int = EPOCHS) -> tuple[Network, np.ndarray]:
+    net = golden_setup(ds, "rprop")
+    net = net.replace(training=net.training.replace(algorithm=Algorithm.SARPROP))
+    spec, hyper = net.training.spec(), net.training.hyper()
+    state = init_train_state(net.layout, spec, net.params, hyper, jax.random.key(key))
+    params, _, log = _train(
+        net.layout, spec, net.params, state, pad_data(data_sets(ds)[0]), hyper, epochs, window=EPOCHS
+    )
+    return net.replace(params=params), np.asarray(log.mse)
+
+
+@pytest.mark.parametrize("ds", DATASETS)
+def test_sarprop_reaches_the_same_order_of_error_as_c_fann(ds: str) -> None:
+    rows, _ = golden_trace(ds, "sarprop")
+    finals = [_sarprop(ds, key)[1][-1] for key in range(3)]
+    # SARPROP draws libc rand() in C and an explicit JAX key here: compare the median of three
+    # runs with C's run (parity8 blows up to ~0.45 in both; xor stays at 0.25; building 0.033).
+    assert abs(np.log10(np.median(finals) / rows[-1, 1])) < 0.3, (finals, rows[-1, 1])
+
+
+def test_sarprop_is_reproducible_from_its_key_and_varies_with_it() -> None:
+    _, a = _sarprop("parity8", 1)
+    _, b = _sarprop("parity8", 1)
+    _, c = _sarprop("parity8", 2)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+# ----------------------------------------------------------------------- beyond FANN: Adam, bf16
+def _train_xor(algorithm: Algorithm, epochs: int, **changes: object) -> tuple[Network, np.ndarray]:
+    net = golden_setup("xor", "rprop")
+    net = net.replace(training=net.training.replace(algorithm=algorithm, **changes))
+    spec, hyper = net.training.spec(), net.training.hyper()
+    state = init_train_state(net.layout, spec, net.params, hyper)
+    batch = pad_data(data_sets("xor")[0])
+    params, _, log = _train(net.layout, spec, net.params, state, batch, hyper, epochs, window=256)
+    return net.replace(params=params), np.asarray(log.mse)
+
+
+def test_adam_and_adamw_learn_xor_and_adamw_keeps_weights_smaller() -> None:
+    adam, adam_mse = _train_xor(Algorithm.ADAM, 200, adam_learning_rate=0.05)
+    adamw, adamw_mse = _train_xor(Algorithm.ADAMW, 200, adam_learning_rate=0.05, adamw_weight_decay=0.05)
+    assert adam_mse[0] > 0.25 and adam_mse[199] < 0.01 and adamw_mse[199] < 0.01
+
+    def norm(net: Network) -> float:
+        return float(sum(jnp.sum(leaf**2) for leaf in jax.tree.leaves(net.params.layers)))
+
+    assert norm(adamw) < 0.9 * norm(adam)
+
+
+def test_bfloat16_storage_trains_in_f32_and_stores_bfloat16() -> None:
+    _, f32_mse = _train_xor(Algorithm.RPROP, 40)
+    net = golden_setup("xor", "rprop")
+    layout = net.layout.replace(storage_dtype="bfloat16")
+    params = net.params._replace(
+        layers=tuple(type(l)(l.w.astype(jnp.bfloat16), l.b.astype(jnp.bfloat16)) for l in net.params.layers)
+    )
+    spec, hyper = net.training.spec(), net.training.hyper()
+    state = init_train_state(layout, spec, params, hyper)
+    out, _, log = _train(layout, spec, params, state, pad_data(data_sets("xor")[0]), hyper, 40, window=EPOCHS)
+    assert {l.w.dtype for l in out.layers} == {jnp.dtype(jnp.bfloat16)}
+    assert jax.tree.leaves(state.opt)[0].dtype == jnp.float32
+    mse = np.asarray(log.mse)[:40]
+    assert mse[-1] < 0.01 and f32_mse[39] < 0.01
+    assert _forward(layout, out, jnp.zeros((1, 2), jnp.float32)).dtype == jnp.float32
