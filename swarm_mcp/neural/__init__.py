@@ -4,7 +4,7 @@ A network is a static `Layout` (hashable: jit caches key on it) plus a `Params` 
 arrays. `forward` is single-example and vmappable; `train_epochs` fuses K training epochs
 in one jit and vmaps over a leading network axis, so populations share one compiled call.
 `Network` bundles layout, params and FANN's settings for the host-side helpers
-(`train_on_data`, `run`, `.net` / `.data` / JSON files, scaling).
+(`train_on_data`, `run`, `.net` / `.data` / JSON files, scaling, cascade training).
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from ._activations import activate as activate
 from ._activations import derivative as derivative
 from ._backprop import Slopes as Slopes
 from ._backprop import epoch_slopes as epoch_slopes
+from ._cascade import CascadeReport as CascadeReport
+from ._cascade import CascadeResult as CascadeResult
+from ._cascade import cascade_train_on_data as cascade_train_on_data
 from ._create import create_shortcut as create_shortcut
 from ._create import create_sparse as create_sparse
 from ._create import create_standard as create_standard
@@ -85,6 +88,8 @@ __all__ = (
     "Algorithm",
     "Batch",
     "CascadeParams",
+    "CascadeReport",
+    "CascadeResult",
     "EpochLog",
     "ErrorFunction",
     "Hyper",
@@ -109,6 +114,7 @@ __all__ = (
     "TrainSpec",
     "TrainState",
     "activate",
+    "cascade_train_on_data",
     "clear_scaling_params",
     "create_shortcut",
     "create_sparse",

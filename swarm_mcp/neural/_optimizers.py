@@ -27,6 +27,7 @@ __all__ = (
     "SarpropState",
     "StepInfo",
     "optimizer_for",
+    "sarprop_flat",
 )
 
 Layers = tuple[Layer, ...]
@@ -195,13 +196,54 @@ def fann_order(layout: Layout, layer: int, masked: bool) -> np.ndarray:
     return np.concatenate([1 + np.arange(fan_in), [0]])
 
 
+def sarprop_flat(
+    w: jax.Array,
+    slopes: jax.Array,
+    prev_steps: jax.Array,
+    prev_slopes: jax.Array,
+    present: jax.Array,
+    epoch: jax.Array,
+    key: jax.Array,
+    hyper: Hyper,
+    mse: jax.Array,
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """fann_update_weights_sarprop over weights flattened in FANN's memory order (FANN spec §2.4.5).
+
+    `present` marks real connections (absent sparse ones neither move nor pass a step on).
+    Returns (weights, next steps, stored slopes, next key).
+    """
+    key, noise_key = jax.random.split(key)
+    t = hyper.sarprop_temperature
+    clock = epoch.astype(jnp.float32)
+    prev_step = jnp.maximum(prev_steps, 0.000001)
+    slope = -slopes - w * jnp.exp2(-t * clock + hyper.sarprop_weight_decay_shift)
+    same = prev_slopes * slope
+    grow = same > 0
+    shrink = same < 0
+    grown = jnp.minimum(prev_step * hyper.rprop_increase_factor, hyper.rprop_delta_max)
+    noise = jax.random.uniform(noise_key, w.shape, jnp.float32)
+    shrunk = jnp.where(
+        prev_step < hyper.sarprop_step_error_threshold_factor * mse,
+        prev_step * hyper.rprop_decrease_factor
+        + noise * jnp.sqrt(mse) * jnp.exp2(-t * clock + hyper.sarprop_step_error_shift),
+        jnp.maximum(prev_step * hyper.rprop_decrease_factor, 0.000001),
+    )
+    # FANN's `next_step` is one C variable that keeps the last value it was given: a weight taking
+    # the same_sign == 0 branch stores the step of the previous weight that set one (0 at first).
+    assigned = (grow | shrink) & present
+    value = jnp.where(grow, grown, shrunk)
+    last = jax.lax.cummax(jnp.where(assigned, jnp.arange(w.shape[0]), -1), axis=0)
+    next_step = jnp.where(assigned, value, jnp.where(last >= 0, value[jnp.maximum(last, 0)], 0.0))
+    move = jnp.where(grow, grown, jnp.where(shrink, 0.0, prev_step))
+    w = w + jnp.where(slope < 0, move, -move)
+    return w, next_step, jnp.where(shrink, 0.0, slope), key
+
+
 def _sarprop_update_factory(layout: Layout) -> Callable[..., tuple[Layers, SarpropState]]:
     def update(
         layers: Layers, slopes: Layers, state: SarpropState, hyper: Hyper, info: StepInfo
     ) -> tuple[Layers, SarpropState]:
-        # FANN walks all weights in memory order; `next_step` is one C variable that keeps the
-        # last value it was given, so a weight taking the "same_sign == 0" branch stores the step
-        # of the previous weight that set it (0 at the start of the call). Reproduced in flat order.
+        # FANN walks all weights in memory order, and its step bookkeeping depends on that order.
         def flat(tree: Layers, layer_masks: Any) -> tuple[jax.Array, jax.Array]:
             parts, present = [], []
             for i, lay in enumerate(tree):
@@ -228,37 +270,17 @@ def _sarprop_update_factory(layout: Layout) -> Callable[..., tuple[Layers, Sarpr
 
         masks = info.masks
         w, present = flat(layers, masks)
-        slope_in, _ = flat(slopes, masks)
-        prev_step_in, _ = flat(state.step, masks)
-        prev_slope, _ = flat(state.prev_slope, masks)
-        key, noise_key = jax.random.split(state.key)
-        epoch = state.epoch.astype(jnp.float32)
-        mse = info.mse
-        rmse = jnp.sqrt(mse)
-        t = hyper.sarprop_temperature
-
-        prev_step = jnp.maximum(prev_step_in, 0.000001)
-        slope = -slope_in - w * jnp.exp2(-t * epoch + hyper.sarprop_weight_decay_shift)
-        same = prev_slope * slope
-        grow = same > 0
-        shrink = same < 0
-        grown = jnp.minimum(prev_step * hyper.rprop_increase_factor, hyper.rprop_delta_max)
-        noise = jax.random.uniform(noise_key, w.shape, jnp.float32)
-        shrunk = jnp.where(
-            prev_step < hyper.sarprop_step_error_threshold_factor * mse,
-            prev_step * hyper.rprop_decrease_factor
-            + noise * rmse * jnp.exp2(-t * epoch + hyper.sarprop_step_error_shift),
-            jnp.maximum(prev_step * hyper.rprop_decrease_factor, 0.000001),
+        w, next_step, slope, key = sarprop_flat(
+            w,
+            flat(slopes, masks)[0],
+            flat(state.step, masks)[0],
+            flat(state.prev_slope, masks)[0],
+            present,
+            state.epoch,
+            state.key,
+            hyper,
+            info.mse,
         )
-        assigned = (grow | shrink) & present
-        value = jnp.where(grow, grown, shrunk)
-        index = jnp.where(assigned, jnp.arange(w.shape[0]), -1)
-        last = jax.lax.cummax(index, axis=0)
-        carried = jnp.where(last >= 0, value[jnp.maximum(last, 0)], 0.0)
-        next_step = jnp.where(assigned, value, carried)
-        move = jnp.where(grow, grown, jnp.where(shrink, 0.0, prev_step))
-        w = w + jnp.where(slope < 0, move, -move)
-        slope = jnp.where(shrink, 0.0, slope)
         new_state = SarpropState(unflat(next_step), unflat(slope), state.epoch + 1, key)
         return unflat(w), new_state
 
