@@ -96,7 +96,12 @@ def _batch_epoch(
 def _incremental_epoch(
     layout: Layout, spec: TrainSpec, opt: Optimizer, params: Params, state: Any, batch: Batch, hyper: Hyper
 ) -> tuple[Params, Any, jax.Array, jax.Array]:
-    """fann_train_epoch_incremental: fann_train on every sample in order (FANN spec §2.4.2)."""
+    """fann_train_epoch_incremental: fann_train on every sample in order (FANN spec §2.4.2).
+
+    For sparse nets this uses each connection's real source value. FANN 2.2.0 does not: its
+    incremental update reads `prev_neurons[i]` (the first neurons of the whole net) instead of
+    `connections[i]`, a bug we do not reproduce (dense and shortcut nets are unaffected).
+    """
     info = StepInfo(jnp.float32(1.0), jnp.float32(0.0), params.masks)
 
     def sample(carry: tuple[Params, Any, jax.Array, jax.Array], row: tuple[jax.Array, ...]) -> tuple[Any, None]:

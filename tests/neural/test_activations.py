@@ -142,3 +142,11 @@ def test_unknown_activation_names_list_the_valid_ones() -> None:
     with pytest.raises(InvalidArgument, match="SIGMOID_SYMMETRIC"):
         Layout((2, 1), ("SOFTMAX",))
     assert Layout((2, 1), ("FANN_SIGMOID",)).activations == (3,)
+
+
+@pytest.mark.parametrize("act", [Activation.SIGMOID, Activation.SIGMOID_SYMMETRIC])
+def test_fast_sigmoids_agree_with_the_precise_ones_to_a_few_ulp(act: Activation) -> None:
+    z = jnp.linspace(-9.0, 9.0, 4001, dtype=jnp.float32)
+    fast, precise = activate(act, z, precise=False), activate(act, z)
+    np.testing.assert_allclose(np.asarray(fast), np.asarray(precise), atol=5e-7)
+    assert not np.array_equal(np.asarray(fast), np.asarray(precise))
