@@ -1,0 +1,158 @@
+"""FANN-compatible neural networks in JAX: pure functions over explicit pytrees.
+
+A network is a static `Layout` (hashable: jit caches key on it) plus a `Params` pytree of
+arrays. `forward` is single-example and vmappable; `train_epochs` fuses K training epochs
+in one jit and vmaps over a leading network axis, so populations share one compiled call.
+`Network` bundles layout, params and FANN's settings for the host-side helpers
+(`train_on_data`, `run`, `.net` / `.data` / JSON files, scaling, cascade training).
+"""
+
+from __future__ import annotations
+
+from ._activations import Activation as Activation
+from ._activations import activate as activate
+from ._activations import derivative as derivative
+from ._backprop import Slopes as Slopes
+from ._backprop import epoch_slopes as epoch_slopes
+from ._cascade import CascadeReport as CascadeReport
+from ._cascade import CascadeResult as CascadeResult
+from ._cascade import cascade_train_on_data as cascade_train_on_data
+from ._create import create_shortcut as create_shortcut
+from ._create import create_sparse as create_sparse
+from ._create import create_standard as create_standard
+from ._create import init_params as init_params
+from ._create import init_weights as init_weights
+from ._create import randomize_weights as randomize_weights
+from ._create import sparse_masks as sparse_masks
+from ._datafile import Batch as Batch
+from ._datafile import TrainData as TrainData
+from ._datafile import format_data as format_data
+from ._datafile import pad_data as pad_data
+from ._datafile import parse_data as parse_data
+from ._datafile import read_data as read_data
+from ._datafile import write_data as write_data
+from ._driver import Report as Report
+from ._driver import TrainResult as TrainResult
+from ._driver import evaluate_data as evaluate_data
+from ._driver import run as run
+from ._driver import train_on_data as train_on_data
+from ._forward import forward as forward
+from ._forward import forward_batch as forward_batch
+from ._json import network_from_dict as network_from_dict
+from ._json import network_from_json as network_from_json
+from ._json import network_to_dict as network_to_dict
+from ._json import network_to_json as network_to_json
+from ._netfile import format_net as format_net
+from ._netfile import parse_net as parse_net
+from ._netfile import read_net as read_net
+from ._netfile import write_net as write_net
+from ._network import Layer as Layer
+from ._network import Layout as Layout
+from ._network import Network as Network
+from ._network import NetworkType as NetworkType
+from ._network import Params as Params
+from ._network import Scaling as Scaling
+from ._optimizers import AdamState as AdamState
+from ._optimizers import MomentumState as MomentumState
+from ._optimizers import Optimizer as Optimizer
+from ._optimizers import QuickpropState as QuickpropState
+from ._optimizers import RpropState as RpropState
+from ._optimizers import SarpropState as SarpropState
+from ._optimizers import StepInfo as StepInfo
+from ._optimizers import optimizer_for as optimizer_for
+from ._scaling import clear_scaling_params as clear_scaling_params
+from ._scaling import descale_data as descale_data
+from ._scaling import descale_input as descale_input
+from ._scaling import descale_output as descale_output
+from ._scaling import scale_data as scale_data
+from ._scaling import scale_input as scale_input
+from ._scaling import scale_output as scale_output
+from ._scaling import set_scaling_params as set_scaling_params
+from ._settings import Algorithm as Algorithm
+from ._settings import CascadeParams as CascadeParams
+from ._settings import ErrorFunction as ErrorFunction
+from ._settings import Hyper as Hyper
+from ._settings import StopFunction as StopFunction
+from ._settings import TrainParams as TrainParams
+from ._settings import TrainSpec as TrainSpec
+from ._train import EpochLog as EpochLog
+from ._train import TrainState as TrainState
+from ._train import evaluate_batch as evaluate_batch
+from ._train import init_train_state as init_train_state
+from ._train import train_epoch as train_epoch
+from ._train import train_epochs as train_epochs
+
+__all__ = (
+    "Activation",
+    "AdamState",
+    "Algorithm",
+    "Batch",
+    "CascadeParams",
+    "CascadeReport",
+    "CascadeResult",
+    "EpochLog",
+    "ErrorFunction",
+    "Hyper",
+    "Layer",
+    "Layout",
+    "MomentumState",
+    "Network",
+    "NetworkType",
+    "Optimizer",
+    "Params",
+    "QuickpropState",
+    "Report",
+    "RpropState",
+    "SarpropState",
+    "Scaling",
+    "Slopes",
+    "StepInfo",
+    "StopFunction",
+    "TrainData",
+    "TrainParams",
+    "TrainResult",
+    "TrainSpec",
+    "TrainState",
+    "activate",
+    "cascade_train_on_data",
+    "clear_scaling_params",
+    "create_shortcut",
+    "create_sparse",
+    "create_standard",
+    "derivative",
+    "descale_data",
+    "descale_input",
+    "descale_output",
+    "epoch_slopes",
+    "evaluate_batch",
+    "evaluate_data",
+    "format_data",
+    "format_net",
+    "forward",
+    "forward_batch",
+    "init_params",
+    "init_train_state",
+    "init_weights",
+    "network_from_dict",
+    "network_from_json",
+    "network_to_dict",
+    "network_to_json",
+    "optimizer_for",
+    "pad_data",
+    "parse_data",
+    "parse_net",
+    "randomize_weights",
+    "read_data",
+    "read_net",
+    "run",
+    "scale_data",
+    "scale_input",
+    "scale_output",
+    "set_scaling_params",
+    "sparse_masks",
+    "train_epoch",
+    "train_epochs",
+    "train_on_data",
+    "write_data",
+    "write_net",
+)
