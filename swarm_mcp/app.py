@@ -21,6 +21,7 @@ from . import __version__
 from .config import Config
 from .datadir import DataDirLock, ensure_data_dir
 from .memory import StoreConfig, TieredStore, open_store
+from .neural_service import NeuralService
 from .protocol import ServerIdentity
 
 __all__ = ("App", "Stopper", "TransportBook", "open_app", "SERVER_INSTRUCTIONS")
@@ -88,6 +89,7 @@ class App:
     identity: ServerIdentity
     lock: DataDirLock
     store: TieredStore
+    neural: NeuralService
     clock: Callable[[], float] = time.time  # the one clock of the daemon's state (TTLs, timestamps)
     stopper: Stopper = field(default_factory=Stopper)
     started_at: float = field(default_factory=time.time)
@@ -122,6 +124,10 @@ async def open_app(
                 identity=ServerIdentity("swarm-mcp", __version__, SERVER_INSTRUCTIONS),
                 lock=lock,
                 store=store,
+                neural=NeuralService(
+                    store, config.data_dir, max_layer_size=config.neural_max_layer_size,
+                    workers=config.neural_workers, clock=clock,
+                ),
                 clock=clock,
                 stopper=stopper or Stopper(),
             )

@@ -68,6 +68,7 @@ class Config:
     memory_synchronous: Synchronous = _setting("NORMAL", "SQLite synchronous level: OFF, NORMAL or FULL.")
     memory_max_value_bytes: int = _setting(2**20, "Largest value accepted by a memory write, serialized.")
     neural_max_layer_size: int = _setting(4096, "Largest number of neurons allowed in one layer.")
+    neural_workers: int = _setting(2, "Neural computations that may run at once (worker threads).")
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False, repr=False)
 
     @property

@@ -25,11 +25,9 @@ if TYPE_CHECKING:
 __all__ = ("build_sdk_server",)
 
 
-def _progress_of(ctx: ServerRequestContext[Any]) -> ProgressFn | None:
-    meta = ctx.meta or {}
-    token = meta.get("progress_token", meta.get("progressToken"))  # the SDK's TypedDict uses the Python name
-    if token is None:
-        return None
+def _progress_of(ctx: ServerRequestContext[Any]) -> ProgressFn:
+    """Progress through the SDK session, which knows whether the client asked for it (a token on
+    JSON-RPC, a callback on the in-process dispatcher) and does nothing when it did not."""
 
     async def progress(value: float, total: float | None = None, message: str | None = None) -> None:
         await ctx.session.report_progress(value, total, message)

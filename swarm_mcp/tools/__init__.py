@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import features, memory
+from . import features, memory, neural
 from ._registry import ToolContext as ToolContext
 from ._registry import ToolRegistry as ToolRegistry
 
@@ -19,4 +19,5 @@ def build_registry(app: App) -> ToolRegistry:
     registry = ToolRegistry(app)
     features.register(registry)
     memory.register(registry)
+    neural.register(registry)
     return registry
