@@ -22,6 +22,9 @@ What it measures (N = --entries, default 100,000):
   search  `search(word, namespace="bench")` top 10 over N entries, 300 random words; idle, and
           while the flusher writes the access times of N entries just read (the case that
           used to queue a search behind a write).
+  stdio   1,000 `memory_usage` store+retrieve pairs (2,000 sequential tool calls) through a real
+          `swarm-mcp serve` subprocess with the lean client `swarm_mcp.client`, default log level;
+          baseline: 2,000 `ping`s over the same pipe (the protocol's round-trip floor).
 CPU figures are the event-loop thread's (time.thread_time); SQLite runs on worker threads.
 """
 
@@ -46,6 +49,7 @@ import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from swarm_mcp.client import LineClient  # noqa: E402
 from swarm_mcp.memory import StoreConfig, open_store  # noqa: E402
 from swarm_mcp.memory._schema import MIGRATIONS, _split  # noqa: E402
 
@@ -255,6 +259,26 @@ async def bench(n: int, workdir: Path) -> dict[str, Any]:
     return out
 
 
+def stdio_pairs(workdir: Path, pairs: int = 1_000) -> dict[str, float]:
+    """Seconds for `pairs` store+retrieve pairs over stdio, and for 2x`pairs` pings (the floor)."""
+    env = {**os.environ, "SWARM_MCP_HOME": str(workdir / "stdio-home"), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    with open(workdir / "stdio.stderr", "wb") as err, LineClient.spawn(
+        [sys.executable, "-m", "swarm_mcp", "serve"], env=env, stderr=err
+    ) as client:
+        client.initialize()
+        started = time.perf_counter()
+        for _ in range(2 * pairs):
+            client.request("ping")
+        pings = time.perf_counter() - started
+        started = time.perf_counter()
+        for i in range(pairs):
+            stored = client.call_tool("memory_usage", {"action": "store", "key": f"pair:{i}", "value": {"i": i, "text": VOCAB[i]}})
+            got = client.call_tool("memory_usage", {"action": "retrieve", "key": f"pair:{i}"})
+            if stored["isError"] or got["structuredContent"]["entry"]["value"]["i"] != i:
+                raise RuntimeError(f"pair {i} failed: {stored} {got}")
+        return {"stdio_pairs_s": time.perf_counter() - started, "stdio_pings_s": pings}
+
+
 ROWS = [
     # (label, key, unit, baseline key or a key of `out`, what the baseline is)
     ("put new keys, flusher at defaults", "put_new_flusher_ops_s", "ops/s", "put_new_held_ops_s", "same puts, write-behind held back"),
@@ -275,6 +299,7 @@ ROWS = [
     ("first search after the put burst", "search_after_burst_ms", "ms", None, "(flushes and indexes the rest)"),
     ("durable put p50", "durable_put_p50_ms", "ms", None, ""),
     ("durable put p99", "durable_put_p99_ms", "ms", None, ""),
+    ("1,000 store+retrieve pairs over stdio", "stdio_pairs_s", "s", "stdio_pings_s", "2,000 pings, same pipe"),
 ]
 
 
@@ -288,7 +313,9 @@ def main() -> None:
     runs = []
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory(prefix="swarm-mem-bench-") as tmp:
-            runs.append(anyio.run(bench, args.entries, Path(tmp)))
+            run = anyio.run(bench, args.entries, Path(tmp))
+            run.update(stdio_pairs(Path(tmp)))
+            runs.append(run)
     print(f"memory store, {args.entries} entries, {args.repeat} run(s), Python {platform.python_version()}, "
           f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
     print(f"{'measure':40} {'value (median; range)':>30} {'unit':6} {'baseline':>12}  ratio  baseline is")
