@@ -42,7 +42,28 @@ def modern_meta(version: str = "2026-07-28") -> dict[str, Any]:
     }
 
 
-class LineClient:
+class _Mcp:
+    """The MCP calls both wire forms share, on top of their `request` and `notify`."""
+
+    protocol_version: str | None = None
+
+    def request(self, method: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def notify(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
+        raise NotImplementedError
+
+    def initialize(self, version: str = HANDSHAKE_VERSION) -> dict[str, Any]:
+        result = self.request("initialize", initialize_params(version))
+        self.protocol_version = result["protocolVersion"]
+        self.notify("notifications/initialized")
+        return result
+
+    def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return self.request("tools/call", {"name": name, "arguments": dict(arguments or {})})
+
+
+class LineClient(_Mcp):
     """JSON-RPC lines over a pair of byte streams: a subprocess's pipes or a TCP socket."""
 
     def __init__(self, reader: BinaryIO, writer: BinaryIO, *, process: subprocess.Popen[bytes] | None = None,
@@ -112,16 +133,6 @@ class LineClient:
             message["params"] = params
         self.send(message)
 
-    # -- MCP -------------------------------------------------------------------------------
-
-    def initialize(self, version: str = HANDSHAKE_VERSION) -> dict[str, Any]:
-        result = self.request("initialize", initialize_params(version))
-        self.notify("notifications/initialized")
-        return result
-
-    def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return self.request("tools/call", {"name": name, "arguments": dict(arguments or {})})
-
     def close(self) -> None:
         """Close our side (EOF for a server subprocess), wait for the process, release every pipe."""
         with suppress(OSError):
@@ -149,7 +160,7 @@ class LineClient:
         self.close()
 
 
-class HttpClient:
+class HttpClient(_Mcp):
     """Streamable HTTP over one keep-alive connection; understands JSON and SSE replies."""
 
     def __init__(self, host: str, port: int, *, path: str = "/mcp", token: str | None = None,
@@ -157,7 +168,6 @@ class HttpClient:
         self.host, self.port, self.path = host, port, path
         self.token = token
         self.session_id: str | None = None
-        self.protocol_version: str | None = None
         self.notifications: list[dict[str, Any]] = []
         self._ids: Iterator[int] = itertools.count(1)
         self.sock = socket.create_connection((host, port), timeout=timeout)
@@ -233,15 +243,6 @@ class HttpClient:
         if params is not None:
             message["params"] = params
         return self.post(message)[0]
-
-    def initialize(self, version: str = HANDSHAKE_VERSION) -> dict[str, Any]:
-        result = self.request("initialize", initialize_params(version))
-        self.protocol_version = result["protocolVersion"]
-        self.notify("notifications/initialized")
-        return result
-
-    def call_tool(self, name: str, arguments: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return self.request("tools/call", {"name": name, "arguments": dict(arguments or {})})
 
     def close(self) -> None:
         with suppress(OSError):

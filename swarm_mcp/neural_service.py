@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from typing_extensions import NotRequired, TypedDict  # pydantic needs these on Python 3.11
+
 import anyio
 import anyio.from_thread
 import numpy as np
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from .memory import TieredStore
     from .neural import Network, TrainData
 
-__all__ = ("NeuralService", "TrainOutcome", "as_data")
+__all__ = ("NeuralService", "TrainReport", "as_data", "jsonable")
 
 log = structlog.get_logger("swarm_mcp.neural")
 
@@ -77,9 +79,8 @@ def _matrix(rows: Any, what: str, width: int | None) -> np.ndarray:
     return array
 
 
-@dataclass
-class TrainOutcome:
-    """What one `train` call did, ready for a tool to return."""
+class TrainReport(TypedDict):
+    """What one `train` call did (also the `neural_train` tool's result)."""
 
     network_id: str
     algorithm: str
@@ -87,11 +88,20 @@ class TrainOutcome:
     final_mse: float
     bit_fail: int
     reached_desired_error: bool
-    stopped_by: str
+    stopped_by: str  # desired_error, max_epochs, max_neurons or cancelled
     history: list[dict[str, Any]]
     wall_s: float
     samples: int
-    neurons_added: int | None = None
+    neurons_added: NotRequired[int]
+
+
+def _report(algorithm: str, epochs: int, mse: float, bit_fail: int, reached: bool, stopped_by: str,
+            history: list[dict[str, Any]], started: float, samples: int) -> TrainReport:
+    return {
+        "network_id": "", "algorithm": algorithm, "epochs_run": epochs, "final_mse": mse, "bit_fail": bit_fail,
+        "reached_desired_error": reached, "stopped_by": stopped_by, "history": history,
+        "wall_s": round(time.perf_counter() - started, 6), "samples": samples,
+    }
 
 
 @dataclass
@@ -295,7 +305,7 @@ class NeuralService:
         cascade_max_neurons: int | None,
         seed: int,
         progress: ProgressFn | None,
-    ) -> TrainOutcome:
+    ) -> TrainReport:
         """Train in a worker thread, reporting progress; cancellation stops at the next report and
         still saves the weights reached (so nothing trained is lost)."""
         slot = await self._slot(network_id)
@@ -324,17 +334,17 @@ class NeuralService:
             finally:
                 if "network" in holder:
                     with anyio.CancelScope(shield=True):
-                        outcome: TrainOutcome = holder["outcome"]
-                        if stop.is_set() and outcome.stopped_by != "desired_error":
-                            outcome.stopped_by = "cancelled"
+                        outcome: TrainReport = holder["outcome"]
+                        outcome["network_id"] = network_id
+                        if stop.is_set() and outcome["stopped_by"] != "desired_error":
+                            outcome["stopped_by"] = "cancelled"
                         await self._save(
                             network_id, slot, holder["network"],
-                            epochs_trained=slot.summary.get("epochs_trained", 0) + outcome.epochs_run,
-                            last_mse=outcome.final_mse, last_bit_fail=outcome.bit_fail, algorithm=outcome.algorithm,
+                            epochs_trained=slot.summary.get("epochs_trained", 0) + outcome["epochs_run"],
+                            last_mse=outcome["final_mse"], last_bit_fail=outcome["bit_fail"], algorithm=outcome["algorithm"],
                         )
-                        log.info("network_trained", network_id=network_id, epochs=outcome.epochs_run,
-                                 mse=outcome.final_mse, stopped_by=outcome.stopped_by, seconds=round(outcome.wall_s, 3))
-            outcome.network_id = network_id
+                        log.info("network_trained", network_id=network_id, epochs=outcome["epochs_run"],
+                                 mse=outcome["final_mse"], stopped_by=outcome["stopped_by"], seconds=outcome["wall_s"])
             return outcome
 
     async def save_file(self, network_id: str, path: Path, fmt: str) -> int:
@@ -482,11 +492,12 @@ def _train(
             neurons_between_reports=1, callback=on_round, key=key,
         )
         holder["network"] = result.network
-        holder["outcome"] = TrainOutcome(
-            "", "cascade2", result.epochs, result.mse, result.bit_fail, result.reached,
+        holder["outcome"] = _report(
+            "cascade2", result.epochs, result.mse, result.bit_fail, result.reached,
             "desired_error" if result.reached else ("cancelled" if result.cancelled else "max_neurons"),
-            history, time.perf_counter() - started, data.num_data, result.neurons_added,
+            history, started, data.num_data,
         )
+        holder["outcome"]["neurons_added"] = result.neurons_added
         return
 
     def on_report(r: Any) -> bool:
@@ -501,10 +512,10 @@ def _train(
     final_mse = float(result.mse[-1]) if epochs else float("nan")
     final_bits = int(result.bit_fail[-1]) if epochs else 0
     holder["network"] = result.network
-    holder["outcome"] = TrainOutcome(
-        "", network.training.algorithm.name.lower(), epochs, final_mse, final_bits, bool(result.reached),
+    holder["outcome"] = _report(
+        network.training.algorithm.name.lower(), epochs, final_mse, final_bits, bool(result.reached),
         "desired_error" if result.reached else ("cancelled" if result.cancelled else "max_epochs"),
-        history, time.perf_counter() - started, data.num_data,
+        history, started, data.num_data,
     )
 
 

@@ -15,7 +15,7 @@ from pydantic import Field
 from typing_extensions import NotRequired, TypedDict
 
 from ..errors import InvalidArgument, format_choices
-from ..neural_service import NeuralService, as_data, jsonable
+from ..neural_service import NeuralService, TrainReport, as_data, jsonable
 from ..paths import confine
 from ._registry import ToolContext, ToolRegistry
 
@@ -73,20 +73,6 @@ class NetworkInfo(TypedDict):
     last_bit_fail: NotRequired[int]
     loaded_from: NotRequired[str]
     seed: NotRequired[int]
-
-
-class TrainReport(TypedDict):
-    network_id: str
-    algorithm: str
-    epochs_run: int
-    final_mse: float
-    bit_fail: int
-    reached_desired_error: bool
-    stopped_by: str
-    history: list[dict[str, Any]]
-    wall_s: float
-    samples: int
-    neurons_added: NotRequired[int | None]
 
 
 class RunResult(TypedDict):
@@ -247,21 +233,12 @@ async def neural_train(
         if value is not None:
             settings[name] = value
     reports = epochs_between_reports or max(1, max_epochs // 20)
-    outcome = await _service(ctx).train(
+    return await _service(ctx).train(
         network_id, _data_source(ctx, inputs, outputs, data_path), settings=settings, max_epochs=max_epochs,
         desired_error=desired_error, epochs_between_reports=reports,
         cascade_max_neurons=max_neurons if algorithm == "cascade2" else None, seed=seed,
         progress=ctx.report_progress if ctx.wants_progress else None,
     )
-    report: TrainReport = {
-        "network_id": outcome.network_id, "algorithm": outcome.algorithm, "epochs_run": outcome.epochs_run,
-        "final_mse": outcome.final_mse, "bit_fail": outcome.bit_fail,
-        "reached_desired_error": outcome.reached_desired_error, "stopped_by": outcome.stopped_by,
-        "history": outcome.history, "wall_s": round(outcome.wall_s, 6), "samples": outcome.samples,
-    }
-    if outcome.neurons_added is not None:
-        report["neurons_added"] = outcome.neurons_added
-    return report
 
 
 async def neural_run(
