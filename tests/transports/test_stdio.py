@@ -53,20 +53,37 @@ async def test_the_sdks_own_stdio_client_connects_in_both_eras(tmp_path: Path, m
         assert result.structured_content["transports"]["serving"]["stdio"]["open_connections"] == 1
 
 
+# A real, successful call of every tool; a tool missing here fails the purity test below.
+EVERY_TOOL: list[tuple[str, dict[str, object]]] = [
+    ("features_detect", {"category": "all"}),
+    ("memory_usage", {"action": "store", "key": "k", "value": {"v": 1}}),
+    ("memory_usage", {"action": "search", "query": "k"}),
+    ("neural_create", {"layers": [2, 2, 1], "network_id": "purity", "hidden_activation": "tanh", "output_activation": "tanh"}),
+    ("neural_train", {"network_id": "purity", "inputs": [[0, 1], [1, 0]], "outputs": [[1], [-1]], "max_epochs": 20}),
+    ("neural_run", {"network_id": "purity", "inputs": [[0, 1]]}),
+    ("neural_test", {"network_id": "purity", "inputs": [[0, 1]], "outputs": [[1]]}),
+    ("neural_save", {"network_id": "purity", "path": "purity.net"}),
+    ("neural_load", {"path": "purity.net"}),
+    ("neural_list", {}),
+    ("neural_status", {}),
+]
+
+
 def test_stdout_carries_only_protocol_messages_in_a_session_that_calls_every_tool(tmp_path: Path) -> None:
     with spawn_stdio(tmp_path) as client:
         client.initialize()
-        tools = client.request("tools/list")["tools"]
-        for tool in tools:
-            client.call_tool(tool["name"], {})
-        client.call_tool("features_detect", {"category": "neural"})  # spawns a JAX probe subprocess
+        served = {t["name"] for t in client.request("tools/list")["tools"]}
+        assert served == {name for name, _ in EVERY_TOOL}, "add new tools to EVERY_TOOL"
+        for name, arguments in EVERY_TOOL:
+            result = client.call_tool(name, arguments)
+            assert not result["isError"], (name, result["content"][0]["text"])
         client.send(b"not json")
         client.writer.close()
         rest = client.reader.read()
         for line in rest.splitlines():
             message = orjson.loads(line)
             assert message["jsonrpc"] == "2.0" and ("id" in message or "method" in message)
-    assert any(e.get("event") == "tool_call" for e in log_events(server_output(tmp_path)[1])), "logs go to stderr"
+    assert any(e.get("event") == "jax_loaded" for e in log_events(server_output(tmp_path)[1])), "logs go to stderr"
 
 
 def test_starting_and_listing_tools_does_not_import_jax(tmp_path: Path) -> None:
