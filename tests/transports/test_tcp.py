@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from support import log_events, modern_request, server_output, tcp_server
+from support import free_port, log_events, modern_request, server_output, spawn_stdio, tcp_server, wait_for_port
 
 from swarm_mcp.client import LineClient
 from swarm_mcp.transports.tcp import sniff
@@ -135,3 +135,18 @@ def test_sigterm_stops_a_tcp_server_with_exit_code_zero(tmp_path: Path) -> None:
     events = [e["event"] for e in log_events(stderr)]
     assert "tcp_listening" in events and "daemon_stopped" in events
     assert stdout == b""
+
+
+def test_stdio_and_tcp_in_one_process_share_the_daemon_state(tmp_path: Path) -> None:
+    port = free_port()
+    with spawn_stdio(tmp_path, "--stdio", "--tcp", f"127.0.0.1:{port}") as stdio:
+        stdio.initialize()
+        stdio.call_tool("memory_usage", {"action": "store", "key": "both", "value": "from stdio"})
+        assert stdio.process is not None
+        wait_for_port(port, stdio.process, tmp_path)
+        with LineClient.connect("127.0.0.1", port) as tcp:
+            tcp.initialize()
+            got = tcp.call_tool("memory_usage", {"action": "retrieve", "key": "both"})["structuredContent"]
+            serving = tcp.call_tool("features_detect", {"category": "transports"})["structuredContent"]["transports"]["serving"]
+        assert got["entry"]["value"] == "from stdio"
+        assert {"stdio", "tcp-lines", "http"} <= set(serving)
