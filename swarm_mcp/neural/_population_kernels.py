@@ -1,0 +1,212 @@
+"""The compiled kernels behind `Population`: pure functions over a leading agent axis.
+
+Each factory closes over the static configuration (layout, spec, window) and returns a function
+of arrays only; `Population` compiles it once per capacity bucket (see `_compile`). Every leaf
+of the population state has the agent axis first, `(capacity, ...)`. Row updates take `rows`
+slot indices `(rows,)`; an index equal to the capacity marks a padding row, dropped on write,
+so one executable serves any number of updated agents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from ._compile import note_trace
+from ._create import init_params
+from ._datafile import Batch
+from ._forward import forward_batch
+from ._network import Layout, Params
+from ._settings import Hyper, TrainSpec
+from ._train import TrainState, evaluate_batch, init_train_state, train_epochs
+
+__all__ = (
+    "TrainLog",
+    "agent_keys",
+    "evaluate_kernel",
+    "extract_kernel",
+    "forward_kernel",
+    "init_kernel",
+    "state_kernel",
+    "train_kernel",
+    "write_data_kernel",
+    "write_hyper_kernel",
+    "write_kernel",
+)
+
+
+class TrainLog(NamedTuple):
+    """What one train call reports per agent (device arrays, fresh buffers)."""
+
+    mse: jax.Array  # (cap, window) f32, NaN where no epoch ran
+    bit_fail: jax.Array  # (cap, window) int32, -1 where no epoch ran
+    epochs: jax.Array  # (cap,) int32 epochs run in this call
+    stopped: jax.Array  # (cap,) bool: the stop test has passed
+
+
+def _per_agent(mask: jax.Array, leaf: jax.Array) -> jax.Array:
+    return mask.reshape(mask.shape + (1,) * (leaf.ndim - mask.ndim))
+
+
+def _write_rows(tree: Any, idx: jax.Array, rows: Any) -> Any:
+    return jax.tree.map(lambda a, r: a.at[idx].set(r.astype(a.dtype), mode="drop"), tree, rows)
+
+
+def agent_keys(key: jax.Array, serials: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Per-agent (mask key, weight key, training key) from the population key and spawn serials.
+
+    `split(fold_in(key, serial))` is what `create_standard(..., key=fold_in(key, serial))` draws
+    its masks and weights from, so a spawned agent equals that standalone network.
+    """
+    agent = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, serials)
+    pair = jax.vmap(jax.random.split)(agent)
+    return pair[:, 0], pair[:, 1], jax.vmap(jax.random.fold_in, in_axes=(0, None))(agent, 2)
+
+
+def init_kernel(layout: Layout, spec: TrainSpec) -> Callable[..., tuple[Params, TrainState]]:
+    """(key, serials (rows,), masks (rows, ...) | None, hyper (rows,), steep_hidden, steep_output)
+    -> fresh (params, train state) rows, FANN's U[-0.1, 0.1] weights."""
+
+    def init(
+        key: jax.Array,
+        serials: jax.Array,
+        masks: tuple[jax.Array, ...] | None,
+        hyper: Hyper,
+        steep_hidden: jax.Array,
+        steep_output: jax.Array,
+    ) -> tuple[Params, TrainState]:
+        note_trace()
+        _, weight_keys, train_keys = agent_keys(key, serials)
+        last = layout.num_layers - 1
+
+        def one(k: jax.Array, m: tuple[jax.Array, ...] | None) -> Params:
+            p = init_params(layout, k, masks=m)
+            steeps = tuple(
+                jnp.full((layout.sizes[l],), steep_output if l == last else steep_hidden, jnp.float32)
+                for l in range(1, layout.num_layers)
+            )
+            return p._replace(steepness=steeps)
+
+        params = jax.vmap(one)(weight_keys, masks)
+        return params, jax.vmap(partial(init_train_state, layout, spec))(params, hyper, train_keys)
+
+    return init
+
+
+def state_kernel(layout: Layout, spec: TrainSpec) -> Callable[..., TrainState]:
+    """(params rows, hyper rows, key, serials) -> fresh train-state rows for inserted networks."""
+
+    def fresh(params: Params, hyper: Hyper, key: jax.Array, serials: jax.Array) -> TrainState:
+        note_trace()
+        _, _, train_keys = agent_keys(key, serials)
+        return jax.vmap(partial(init_train_state, layout, spec))(params, hyper, train_keys)
+
+    return fresh
+
+
+def write_kernel() -> Callable[..., tuple[Params, TrainState, Hyper, Batch]]:
+    """Donated: put whole agents (params, state, hyper rows) at `idx` and clear their data."""
+
+    def write(
+        params: Params,
+        state: TrainState,
+        hyper: Hyper,
+        data: Batch,
+        idx: jax.Array,
+        params_rows: Params,
+        state_rows: TrainState,
+        hyper_rows: Hyper,
+    ) -> tuple[Params, TrainState, Hyper, Batch]:
+        note_trace()
+        empty = jax.tree.map(lambda a: jnp.zeros((idx.shape[0], *a.shape[1:]), a.dtype), data)
+        return (
+            _write_rows(params, idx, params_rows),
+            _write_rows(state, idx, state_rows),
+            _write_rows(hyper, idx, hyper_rows),
+            _write_rows(data, idx, empty),
+        )
+
+    return write
+
+
+def write_data_kernel() -> Callable[..., Batch]:
+    """Donated: replace the data rows of the agents at `idx` (already padded to the sample count)."""
+
+    def write(data: Batch, idx: jax.Array, rows: Batch) -> Batch:
+        note_trace()
+        return _write_rows(data, idx, rows)
+
+    return write
+
+
+def write_hyper_kernel() -> Callable[..., Hyper]:
+    """Donated: replace the hyper-parameters of the agents at `idx`."""
+
+    def write(hyper: Hyper, idx: jax.Array, rows: Hyper) -> Hyper:
+        note_trace()
+        return _write_rows(hyper, idx, rows)
+
+    return write
+
+
+def train_kernel(layout: Layout, spec: TrainSpec, window: int) -> Callable[..., tuple[Params, TrainState, TrainLog]]:
+    """Donated params and state: each agent runs `epochs[i]` (≤ window) epochs of `train_epochs`.
+
+    An agent with 0 epochs is left bit for bit unchanged (dead slots, agents without data).
+    `restart` clears the stop flags first, as every `fann_train_on_data` call starts afresh.
+    """
+    run = jax.vmap(partial(train_epochs, layout, spec, window=window))
+
+    def train(
+        params: Params, state: TrainState, hyper: Hyper, data: Batch, epochs: jax.Array, restart: jax.Array
+    ) -> tuple[Params, TrainState, TrainLog]:
+        note_trace()
+        state = state._replace(stopped=state.stopped & ~restart)
+        params, state, log = run(params, state, data, hyper, epochs)
+        return params, state, TrainLog(log.mse, log.bit_fail, log.epochs, state.stopped)
+
+    return train
+
+
+def forward_kernel(layout: Layout, batched: bool) -> Callable[..., jax.Array]:
+    """(params, alive, x) -> outputs: x `(cap, n_in)` -> `(cap, n_out)` or, batched,
+    `(cap, B, n_in)` -> `(cap, B, n_out)`; dead slots give zeros."""
+
+    def one(params: Params, x: jax.Array) -> jax.Array:
+        if batched:
+            return forward_batch(layout, params, x)
+        return forward_batch(layout, params, x[None, :])[0]
+
+    def forward(params: Params, alive: jax.Array, x: jax.Array) -> jax.Array:
+        note_trace()
+        y = jax.vmap(one)(params, x)
+        return jnp.where(_per_agent(alive, y), y, 0.0)
+
+    return forward
+
+
+def evaluate_kernel(layout: Layout, shared: bool) -> Callable[..., tuple[jax.Array, jax.Array]]:
+    """(params, hyper, data, alive) -> per-agent (MSE, bit_fail) as `fann_test_data` computes them;
+    `data` is each agent's own (cap, S, ...) or, `shared`, one (S, ...) batch for all."""
+
+    def evaluate(params: Params, hyper: Hyper, data: Batch, alive: jax.Array) -> tuple[jax.Array, jax.Array]:
+        note_trace()
+        axes = (0, None if shared else 0, 0)
+        mse, bit_fail = jax.vmap(partial(evaluate_batch, layout), in_axes=axes)(params, data, hyper.bit_fail_limit)
+        return jnp.where(alive, mse, jnp.nan), jnp.where(alive, bit_fail, -1)
+
+    return evaluate
+
+
+def extract_kernel() -> Callable[..., tuple[Params, TrainState]]:
+    """(params, state, slot) -> that agent's (params, train state), fresh arrays."""
+
+    def extract(params: Params, state: TrainState, slot: jax.Array) -> tuple[Params, TrainState]:
+        note_trace()
+        return jax.tree.map(lambda a: a[slot], (params, state))
+
+    return extract
