@@ -1,8 +1,8 @@
 """Populations: many networks of one layout, trained and run together in one compiled call.
 
 A `Population` holds every agent's params, training state, hyper-parameters and padded data
-stacked on a leading agent axis of `capacity` slots (a power of two per device), plus a
-host-side alive mask. Adding or removing agents within the capacity writes rows in place
+stacked on a leading agent axis of `capacity` slots (a power of two per device, or a reserved
+count), plus a host-side alive mask. Adding or removing agents within the capacity writes rows in place
 (donated buffers) or flips mask bits and never recompiles; growing past the capacity moves the
 arrays to the next bucket, the only time new executables are compiled. With several local
 devices the agent axis is sharded across them (`NamedSharding(Mesh(devices, ("agents",)),
@@ -30,7 +30,7 @@ from swarm_mcp.errors import InvalidArgument, format_choices
 from ._compile import compiled
 from ._create import sparse_masks
 from ._datafile import Batch, TrainData
-from ._network import Layout, Network, Params, check_params
+from ._network import Layer, Layout, Network, Params, check_params
 from ._population_kernels import (
     agent_keys,
     evaluate_kernel,
@@ -138,6 +138,7 @@ class Population:
         samples: int = 32,
         window: int = 32,
         devices: int | Sequence[jax.Device] | None = None,
+        capacity: int | None = None,
     ) -> None:
         if samples < 1 or window < 1:
             raise InvalidArgument(f"samples and window must be >= 1, got samples={samples}, window={window}")
@@ -162,7 +163,11 @@ class Population:
         self._hyper_host = np.zeros((0, len(Hyper._fields)), np.float32)
         self._next_serial = 0
         self._alive_device: jax.Array | None = None
-        self._allocate(capacity_for(0, len(self._devices)))
+        n_dev = len(self._devices)
+        if capacity is not None and capacity < 0:
+            raise InvalidArgument(f"capacity must be >= 0, got {capacity}")
+        reserved = n_dev * max(1, -(-int(capacity) // n_dev)) if capacity is not None else capacity_for(0, n_dev)
+        self._allocate(reserved)
 
     # ------------------------------------------------------------------------------- properties
     @property
@@ -456,7 +461,9 @@ class Population:
                 target = np.asarray([slot], np.int64)
             rows = self._rows()
             hyper = np.asarray([[float(v) for v in network.training.hyper(desired_error)]], np.float32)
-            params = jax.tree.map(lambda a: np.broadcast_to(np.asarray(a), (rows, *np.shape(a))), network.params)
+            one = jax.tree.map(np.asarray, network.params)
+            one = one._replace(layers=tuple(Layer(np.swapaxes(l.w, -1, -2), l.b) for l in one.layers))  # stored
+            params = jax.tree.map(lambda a: np.broadcast_to(a, (rows, *a.shape)), one)
             state_rows = None
             if state is not None:
                 state_rows = jax.tree.map(lambda a: jnp.broadcast_to(jnp.asarray(a)[None], (rows, *a.shape)), state)
@@ -704,17 +711,23 @@ def create_population(
     samples: int = 32,
     window: int = 32,
     devices: int | Sequence[jax.Device] | None = None,
+    capacity: int | None = None,
 ) -> Population:
-    """A population of `size` fresh agents of `layout` (capacity: the power-of-two bucket).
+    """A population of `size` fresh agents of `layout`.
 
-    `training` (default FANN's) fixes the algorithm for all agents and the starting
-    hyper-parameters of each new agent, `desired_error` its stop threshold. Agents' data are
-    padded to `samples` rows; one compiled train call runs up to `window` epochs. `devices`:
-    None shards the agent axis over all local devices, an int over the first n, 1 = unsharded.
+    The capacity is the power-of-two bucket for `size` (`capacity_for`), or exactly `capacity`
+    slots (rounded up to a multiple of the device count) when a caller that knows its swarm
+    size reserves them; growing past it moves to the next power-of-two bucket. `training`
+    (default FANN's) fixes the algorithm for all agents and the starting hyper-parameters of
+    each new agent, `desired_error` its stop threshold. Agents' data are padded to `samples`
+    rows; one compiled train call runs up to `window` epochs. `devices`: None shards the agent
+    axis over all local devices, an int over the first n, 1 = unsharded.
 
     Raises:
-        InvalidArgument: an untrainable layout (FANN_THRESHOLD), bad sizes or devices.
+        InvalidArgument: bad sizes, capacity or devices.
     """
+    if capacity is not None and capacity < size:
+        raise InvalidArgument(f"capacity {capacity} cannot hold {size} agents; use capacity >= size or None")
     population = Population(
         layout,
         key=key,
@@ -725,6 +738,7 @@ def create_population(
         samples=samples,
         window=window,
         devices=devices,
+        capacity=capacity,
     )
     population.add(size)
     return population

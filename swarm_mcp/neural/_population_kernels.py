@@ -5,6 +5,13 @@ of arrays only; `Population` compiles it once per capacity bucket (see `_compile
 of the population state has the agent axis first, `(capacity, ...)`. Row updates take `rows`
 slot indices `(rows,)`; an index equal to the capacity marks a padding row, dropped on write,
 so one executable serves any number of updated agents.
+
+Storage layout: a population keeps each weight matrix input-major, `(capacity, fan_in, n_out)`
+(`stored`), the transpose of `Layer.w`. The one-input-per-agent forward pass is a batch of
+matrix-vector products bound by memory bandwidth, and XLA:CPU streams the input-major layout
+about twice as fast (measured: 10k × 128-64-32-8, 17 ms against 33 ms on one core). Kernels
+convert with `core` / `stored`; training materialises the core layout first
+(`optimization_barrier`), so it runs exactly the computation a standalone network runs.
 """
 
 from __future__ import annotations
@@ -20,18 +27,20 @@ from ._compile import note_trace
 from ._create import init_params
 from ._datafile import Batch
 from ._forward import forward_batch
-from ._network import Layout, Params
+from ._network import Layer, Layout, Params
 from ._settings import Hyper, TrainSpec
 from ._train import TrainState, evaluate_batch, init_train_state, train_epochs
 
 __all__ = (
     "TrainLog",
     "agent_keys",
+    "core",
     "evaluate_kernel",
     "extract_kernel",
     "forward_kernel",
     "init_kernel",
     "state_kernel",
+    "stored",
     "train_kernel",
     "write_data_kernel",
     "write_hyper_kernel",
@@ -46,6 +55,16 @@ class TrainLog(NamedTuple):
     bit_fail: jax.Array  # (cap, window) int32, -1 where no epoch ran
     epochs: jax.Array  # (cap,) int32 epochs run in this call
     stopped: jax.Array  # (cap,) bool: the stop test has passed
+
+
+def stored(params: Params) -> Params:
+    """Core params (`w` is `(..., n_out, fan_in)`) in the population's input-major storage."""
+    return params._replace(layers=tuple(Layer(jnp.swapaxes(l.w, -1, -2), l.b) for l in params.layers))
+
+
+def core(params: Params) -> Params:
+    """Stored params back in the core layout that `forward_batch` and `train_epochs` take."""
+    return stored(params)  # a transpose of the last two axes is its own inverse
 
 
 def _per_agent(mask: jax.Array, leaf: jax.Array) -> jax.Array:
@@ -92,18 +111,19 @@ def init_kernel(layout: Layout, spec: TrainSpec) -> Callable[..., tuple[Params, 
             return p._replace(steepness=steeps)
 
         params = jax.vmap(one)(weight_keys, masks)
-        return params, jax.vmap(partial(init_train_state, layout, spec))(params, hyper, train_keys)
+        state = jax.vmap(partial(init_train_state, layout, spec))(params, hyper, train_keys)
+        return stored(params), state
 
     return init
 
 
 def state_kernel(layout: Layout, spec: TrainSpec) -> Callable[..., TrainState]:
-    """(params rows, hyper rows, key, serials) -> fresh train-state rows for inserted networks."""
+    """(stored params rows, hyper rows, key, serials) -> fresh train-state rows for inserted networks."""
 
     def fresh(params: Params, hyper: Hyper, key: jax.Array, serials: jax.Array) -> TrainState:
         note_trace()
         _, _, train_keys = agent_keys(key, serials)
-        return jax.vmap(partial(init_train_state, layout, spec))(params, hyper, train_keys)
+        return jax.vmap(partial(init_train_state, layout, spec))(core(params), hyper, train_keys)
 
     return fresh
 
@@ -166,8 +186,8 @@ def train_kernel(layout: Layout, spec: TrainSpec, window: int) -> Callable[..., 
     ) -> tuple[Params, TrainState, TrainLog]:
         note_trace()
         state = state._replace(stopped=state.stopped & ~restart)
-        params, state, log = run(params, state, data, hyper, epochs)
-        return params, state, TrainLog(log.mse, log.bit_fail, log.epochs, state.stopped)
+        params, state, log = run(jax.lax.optimization_barrier(core(params)), state, data, hyper, epochs)
+        return stored(params), state, TrainLog(log.mse, log.bit_fail, log.epochs, state.stopped)
 
     return train
 
@@ -183,7 +203,7 @@ def forward_kernel(layout: Layout, batched: bool) -> Callable[..., jax.Array]:
 
     def forward(params: Params, alive: jax.Array, x: jax.Array) -> jax.Array:
         note_trace()
-        y = jax.vmap(one)(params, x)
+        y = jax.vmap(one)(core(params), x)  # XLA folds the transpose into the matmuls
         return jnp.where(_per_agent(alive, y), y, 0.0)
 
     return forward
@@ -196,6 +216,7 @@ def evaluate_kernel(layout: Layout, shared: bool) -> Callable[..., tuple[jax.Arr
     def evaluate(params: Params, hyper: Hyper, data: Batch, alive: jax.Array) -> tuple[jax.Array, jax.Array]:
         note_trace()
         axes = (0, None if shared else 0, 0)
+        params = jax.lax.optimization_barrier(core(params))
         mse, bit_fail = jax.vmap(partial(evaluate_batch, layout), in_axes=axes)(params, data, hyper.bit_fail_limit)
         return jnp.where(alive, mse, jnp.nan), jnp.where(alive, bit_fail, -1)
 
@@ -203,10 +224,10 @@ def evaluate_kernel(layout: Layout, shared: bool) -> Callable[..., tuple[jax.Arr
 
 
 def extract_kernel() -> Callable[..., tuple[Params, TrainState]]:
-    """(params, state, slot) -> that agent's (params, train state), fresh arrays."""
+    """(params, state, slot) -> that agent's core (params, train state), fresh arrays."""
 
     def extract(params: Params, state: TrainState, slot: jax.Array) -> tuple[Params, TrainState]:
         note_trace()
-        return jax.tree.map(lambda a: a[slot], (params, state))
+        return jax.tree.map(lambda a: a[slot], (core(params), state))
 
     return extract

@@ -185,6 +185,17 @@ def test_capacity_buckets_are_powers_of_two_per_device() -> None:
     assert [capacity_for(n, 2) for n in (0, 1, 3, 5, 9)] == [2, 2, 4, 8, 16]
 
 
+def test_a_reserved_capacity_holds_exactly_that_many_agents_then_grows_to_a_bucket() -> None:
+    pop = population(5, seed=11, capacity=6)
+    assert pop.capacity == 6
+    pop.add(1)
+    assert pop.capacity == 6
+    pop.add(1)
+    assert pop.capacity == 8 and pop.size == 7  # the power-of-two bucket for 7
+    with pytest.raises(InvalidArgument, match="capacity >= size"):
+        population(5, seed=11, capacity=4)
+
+
 # ------------------------------------------------------------------------- extract / insert
 def test_an_extracted_agent_round_trips_through_a_net_file_and_insert(tmp_path: Path) -> None:
     pop = population(5, seed=5)
