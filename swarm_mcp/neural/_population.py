@@ -36,9 +36,11 @@ from ._population_kernels import (
     evaluate_kernel,
     extract_kernel,
     forward_kernel,
+    gather_kernel,
     init_kernel,
     state_kernel,
     train_kernel,
+    write_brains_kernel,
     write_data_kernel,
     write_hyper_kernel,
     write_kernel,
@@ -202,6 +204,12 @@ class Population:
     def devices(self) -> tuple[jax.Device, ...]:
         """Devices the agent axis is sharded over (one: unsharded)."""
         return self._devices
+
+    @property
+    def agent_sharding(self) -> NamedSharding:
+        """How arrays with a leading agent axis are placed: `jax.device_put(x, pop.agent_sharding)`
+        keeps per-agent inputs on the devices between calls."""
+        return self._agents
 
     @property
     def alive(self) -> np.ndarray:
@@ -493,6 +501,61 @@ class Population:
             InvalidArgument: the slot holds no agent.
         """
         return self._extract(slot)[1]
+
+    def get_params(self, slots: Slots) -> Params:
+        """The params of the agents at `slots`, stacked on a leading axis `(len(slots), ...)`, as
+        host numpy arrays in `Layer.w`'s layout (for bulk export, evolution, inspection).
+
+        Raises:
+            InvalidArgument: a slot holds no agent.
+        """
+        with self._lock:
+            arr = _slot_array(slots)
+            self._check_alive(arr)
+            parts = []
+            for pos, idx in self._chunks(arr):
+                safe = np.where(idx < self._capacity, idx, 0)  # padding rows read slot 0, then are dropped
+                rows = self._run("gather", gather_kernel, (("rows", len(idx)),), (self._params, safe), "AR", self._replicated)
+                parts.append(jax.tree.map(lambda a, n=len(pos): np.asarray(a)[:n], rows))
+            return jax.tree.map(lambda *a: np.concatenate(a), *parts)
+
+    def set_params(self, slots: Slots, params: Params) -> None:
+        """Give the agents at `slots` new weights (stacked like `get_params` returns them); their
+        optimizer state restarts, their data and hyper-parameters stay.
+
+        Raises:
+            InvalidArgument: a slot holds no agent, or the params do not fit the layout.
+        """
+        with self._lock:
+            arr = _slot_array(slots)
+            self._check_alive(arr)
+            host = jax.tree.map(np.asarray, params)
+            if host.scaling is not None:
+                raise InvalidArgument("populations do not store scaling; clear_scaling_params first and scale outside")
+            if any(leaf.shape[0] != len(arr) for leaf in jax.tree.leaves(host)):
+                raise InvalidArgument(f"params must be stacked with a leading axis of {len(arr)} (one per slot)")
+            check_params(self._layout, host)
+            host = host._replace(layers=tuple(Layer(np.swapaxes(l.w, -1, -2), l.b) for l in host.layers))  # stored
+            layout, spec, width = self._layout, self._spec, self._rows()
+            for pos, idx in self._chunks(arr):
+                def pad(a: np.ndarray, pos: np.ndarray = pos) -> np.ndarray:
+                    out = np.zeros((width, *a.shape[1:]), a.dtype)
+                    out[: len(pos)] = a[pos]
+                    return out
+
+                p_rows = jax.tree.map(pad, host)
+                ser = np.zeros(width, np.uint32)
+                ser[: len(pos)] = self._serials[arr[pos]]
+                hyper = np.repeat(self._hyper_host[arr[pos][:1]], width, axis=0)
+                hyper[: len(pos)] = self._hyper_host[arr[pos]]
+                s_rows = self._run(
+                    "fresh_state", lambda: state_kernel(layout, spec), (("rows", width),),
+                    (p_rows, self._hyper_rows(hyper), self._key, ser), "RRRR", self._replicated, spec=spec,
+                )
+                self._params, self._state = self._run(
+                    "write_brains", write_brains_kernel, (("rows", width),),
+                    (self._params, self._state, idx, p_rows, s_rows), "AARRR", self._agents, donate=(0, 1), spec=spec,
+                )
 
     def _extract(self, slot: int) -> tuple[Params, TrainState]:
         with self._lock:

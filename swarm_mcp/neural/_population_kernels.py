@@ -38,10 +38,12 @@ __all__ = (
     "evaluate_kernel",
     "extract_kernel",
     "forward_kernel",
+    "gather_kernel",
     "init_kernel",
     "state_kernel",
     "stored",
     "train_kernel",
+    "write_brains_kernel",
     "write_data_kernel",
     "write_hyper_kernel",
     "write_kernel",
@@ -153,6 +155,18 @@ def write_kernel() -> Callable[..., tuple[Params, TrainState, Hyper, Batch]]:
     return write
 
 
+def write_brains_kernel() -> Callable[..., tuple[Params, TrainState]]:
+    """Donated: replace the params and training state of the agents at `idx`, keeping the rest."""
+
+    def write(
+        params: Params, state: TrainState, idx: jax.Array, params_rows: Params, state_rows: TrainState
+    ) -> tuple[Params, TrainState]:
+        note_trace()
+        return _write_rows(params, idx, params_rows), _write_rows(state, idx, state_rows)
+
+    return write
+
+
 def write_data_kernel() -> Callable[..., Batch]:
     """Donated: replace the data rows of the agents at `idx` (already padded to the sample count)."""
 
@@ -221,6 +235,16 @@ def evaluate_kernel(layout: Layout, shared: bool) -> Callable[..., tuple[jax.Arr
         return jnp.where(alive, mse, jnp.nan), jnp.where(alive, bit_fail, -1)
 
     return evaluate
+
+
+def gather_kernel() -> Callable[..., Params]:
+    """(params, idx (rows,)) -> those agents' core params, fresh arrays."""
+
+    def gather(params: Params, idx: jax.Array) -> Params:
+        note_trace()
+        return jax.tree.map(lambda a: a[idx], core(params))
+
+    return gather
 
 
 def extract_kernel() -> Callable[..., tuple[Params, TrainState]]:

@@ -221,6 +221,22 @@ def test_an_extracted_agent_round_trips_through_a_net_file_and_insert(tmp_path: 
     np.testing.assert_array_equal(np.asarray(pop.forward(x))[5], y[1])  # same kernel, same brain: exact
 
 
+def test_bulk_params_round_trip_and_restart_the_optimizer_only() -> None:
+    pop = population(5, seed=12)
+    pop.set_data(pop.slots, make_data(16, 3))
+    pop.set_hyper([2, 4], learning_rate=0.25)
+    pop.train(2)
+    params = pop.get_params([2, 4])
+    assert params.layers[0].w.shape == (2, 16, 8) and isinstance(params.layers[0].w, np.ndarray)
+    assert leaves_equal(jax.tree.map(lambda a: a[1], params), pop.extract(4).params)
+    halved = params._replace(layers=tuple(l._replace(w=l.w / 2) for l in params.layers))
+    pop.set_params([4, 2], halved)  # swapped: slot 4 gets slot 2's halved weights
+    assert leaves_equal(pop.extract(4).params, jax.tree.map(lambda a: a[0], halved))
+    assert pop.data_counts[4] == 16 and pop.extract(4).training.learning_rate == np.float32(0.25)
+    fresh = pop.extract_state(4).opt
+    assert all(not np.asarray(leaf).any() for leaf in jax.tree.leaves(fresh.prev_slope))
+
+
 def test_forward_and_evaluate_match_the_standalone_functions() -> None:
     pop = population(5, seed=6)
     sets = [make_data(n, 20 + n) for n in (7, 16, 30, 3, 3)]
