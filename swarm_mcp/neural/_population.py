@@ -515,7 +515,8 @@ class Population:
             parts = []
             for pos, idx in self._chunks(arr):
                 safe = np.where(idx < self._capacity, idx, 0)  # padding rows read slot 0, then are dropped
-                rows = self._run("gather", gather_kernel, (("rows", len(idx)),), (self._params, safe), "AR", self._replicated)
+                shapes = (("rows", len(idx)),)
+                rows = self._run("gather", gather_kernel, shapes, (self._params, safe), "AR", self._replicated)
                 parts.append(jax.tree.map(lambda a, n=len(pos): np.asarray(a)[:n], rows))
             return jax.tree.map(lambda *a: np.concatenate(a), *parts)
 
