@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from swarm_mcp.errors import InvalidArgument
+from swarm_mcp.neural import _population as population_module
 from swarm_mcp.neural import (
     AgentRef,
     Batch,
@@ -65,7 +66,8 @@ def population(size: int, seed: int, **options: object):  # type: ignore[no-unty
 def leaves_equal(a: object, b: object) -> bool:
     la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
     return len(la) == len(lb) and all(
-        x.dtype == y.dtype and np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb, strict=True)
+        x.dtype == y.dtype and np.array_equal(np.asarray(x), np.asarray(y), equal_nan=x.dtype.kind == "f")
+        for x, y in zip(la, lb, strict=True)
     )
 
 
@@ -219,6 +221,22 @@ def test_an_extracted_agent_round_trips_through_a_net_file_and_insert(tmp_path: 
     assert leaves_equal(agent(pop, 0), agent(pop, 1))
     x[5] = x[1]
     np.testing.assert_array_equal(np.asarray(pop.forward(x))[5], y[1])  # same kernel, same brain: exact
+
+
+def test_training_in_chunks_of_agents_gives_the_same_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    def trained() -> tuple[object, np.ndarray]:
+        pop = population(5, seed=13)
+        pop.set_data(pop.slots, [make_data(20, s) for s in range(5)])
+        log = pop.train(4)
+        return pop.get_params(pop.slots), log.mse
+
+    whole = trained()
+    monkeypatch.setattr(population_module, "CHUNK_BYTES", 3 * 4 * (3 * 32 * sum(SIZES) + 6 * 212))
+    before = compile_stats().compiles
+    chunked = trained()
+    chunks = {f.shapes for f in compile_stats().functions[before:] if f.kind == "train"}
+    assert chunks == {(("samples", 32), ("window", WINDOW), ("chunk", 2))}  # 4 chunks of 2 agents
+    assert leaves_equal(chunked, whole)
 
 
 def test_bulk_params_round_trip_and_restart_the_optimizer_only() -> None:
