@@ -1,8 +1,9 @@
 /* C FANN baselines for bench/neural.py: each mode prints one JSON object on stdout.
  *
- *   train <init.net> <file.train> <file.test> <max_epochs>
+ *   train <init.net> <file.train> <file.test> <max_epochs> [curve.bin]
  *       fann_train_on_data's loop without reports (stop when MSE <= 0, as with desired_error 0):
- *       wall time of the epochs, epochs run, last train MSE, fann_test_data MSE on the test file.
+ *       wall time of the epochs, epochs run, last train MSE, fann_test_data MSE on the test file;
+ *       optionally every epoch's MSE (float32) to curve.bin.
  *   forward <n_nets> <repeats> <seed> <n_layers> <size>...
  *       n_nets SIGMOID_SYMMETRIC nets with weights U[-0.1, 0.1] (srand(seed)), one input each;
  *       wall time of one loop of fann_run over all nets, per repeat.
@@ -48,18 +49,24 @@ static int cmd_train(char **argv) {
     struct fann_train_data *test = fann_read_train_from_file(argv[2]);
     unsigned max_epochs = (unsigned)atoi(argv[3]);
     if (!ann || !train || !test) { fprintf(stderr, "cannot load the net or data\n"); return 2; }
-    float mse = 0.0f;
+    float mse = 0.0f, *curve = malloc((max_epochs + 1) * sizeof *curve);
     unsigned epochs = 0;
     double t0 = now();
     while (epochs < max_epochs) {
         mse = fann_train_epoch(ann, train);
-        epochs++;
+        curve[epochs++] = mse;
         if (mse <= 0.0f) break;
     }
     double seconds = now() - t0;
+    if (argv[4] != NULL) { /* optional: every epoch's MSE as float32 */
+        FILE *f = fopen(argv[4], "wb");
+        if (!f || fwrite(curve, sizeof *curve, epochs, f) != epochs) { fprintf(stderr, "cannot write %s\n", argv[4]); return 2; }
+        fclose(f);
+    }
+    free(curve);
     float test_mse = fann_test_data(ann, test);
-    printf("{\"epochs\": %u, \"seconds\": %.9f, \"train_mse\": %.9g, \"test_mse\": %.9g}\n", epochs, seconds, mse,
-           test_mse);
+    printf("{\"epochs\": %u, \"seconds\": %.9f, \"train_mse\": %.9g, \"test_mse\": %.9g, \"test_bit_fail\": %u}\n",
+           epochs, seconds, mse, test_mse, fann_get_bit_fail(ann));
     fann_destroy_train(train);
     fann_destroy_train(test);
     fann_destroy(ann);

@@ -329,6 +329,9 @@ class Population:
         divisor = next(d for d in range(target, 0, -1) if local % d == 0)
         return divisor if 4 * divisor >= target else target
 
+    def _train_chunk(self) -> int:
+        return self._chunk(3 * self._samples * sum(self._layout.sizes) + 6 * self._weights())
+
     def _rows(self) -> int:
         return min(ROWS, self._capacity)
 
@@ -704,7 +707,7 @@ class Population:
             layout, spec, window = self._layout, self._spec, self._window
             shapes = (("samples", self._samples), ("window", window))
             restart = True
-            mesh, chunk = self._mesh, self._chunk(3 * self._samples * sum(layout.sizes) + 6 * self._weights())
+            mesh, chunk = self._mesh, self._train_chunk()
             shapes = (*shapes, ("chunk", chunk))
             while remaining.max(initial=0) > 0:
                 count = np.minimum(remaining, window).astype(np.int32)

@@ -2,9 +2,10 @@
 
 Agents of different layouts are never padded into one shape (an 8-16-4 padded to 128-64-32-8
 costs 55× the FLOPs); each layout gets its own population with its own capacity bucket and
-executables, and a group call runs the species one after another. Measured on the 2-core CPU
-box (bench/neural.py, "species" rows): one jit over the tuple of species saved too little to
-pay for compiling every combination of species capacities, so calls stay separate.
+executables, and a group call runs the species one after another. One jit over the tuple of
+species was measured against that (bench/neural.py, "species" rows; 3 layouts × 3,333 agents,
+one epoch, 2-core CPU): 0.87-1.09× the time of separate calls, inside the noise, while it would
+compile again for every combination of species capacities. So the calls stay separate.
 """
 
 from __future__ import annotations
