@@ -4,8 +4,9 @@ Agents of different layouts are never padded into one shape (an 8-16-4 padded to
 costs 55× the FLOPs); each layout gets its own population with its own capacity bucket and
 executables, and a group call runs the species one after another. One jit over the tuple of
 species was measured against that (bench/neural.py, "species" rows; 3 layouts × 3,333 agents,
-one epoch, 2-core CPU): 0.87-1.09× the time of separate calls, inside the noise, while it would
-compile again for every combination of species capacities. So the calls stay separate.
+one epoch, 2-core CPU, two runs): from 0.79× to 1.22× as fast as separate calls depending on
+the configuration and run, while it would compile again for every combination of species
+capacities. It does not measurably help, so the calls stay separate.
 """
 
 from __future__ import annotations
