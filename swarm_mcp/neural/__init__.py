@@ -5,6 +5,10 @@ arrays. `forward` is single-example and vmappable; `train_epochs` fuses K traini
 in one jit and vmaps over a leading network axis, so populations share one compiled call.
 `Network` bundles layout, params and FANN's settings for the host-side helpers
 (`train_on_data`, `run`, `.net` / `.data` / JSON files, scaling, cascade training).
+`Population` keeps many networks of one layout on a leading agent axis in capacity buckets
+(compiled once per bucket, donated updates, sharded over local devices); `PopulationGroup`
+holds one population per layout. `compile_stats` and `configure_compilation_cache` expose
+and persist their executables.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from ._backprop import epoch_slopes as epoch_slopes
 from ._cascade import CascadeReport as CascadeReport
 from ._cascade import CascadeResult as CascadeResult
 from ._cascade import cascade_train_on_data as cascade_train_on_data
+from ._compile import CompiledFunction as CompiledFunction
+from ._compile import CompileStats as CompileStats
+from ._compile import compile_stats as compile_stats
+from ._compile import configure_compilation_cache as configure_compilation_cache
 from ._create import create_shortcut as create_shortcut
 from ._create import create_sparse as create_sparse
 from ._create import create_standard as create_standard
@@ -60,6 +68,10 @@ from ._optimizers import RpropState as RpropState
 from ._optimizers import SarpropState as SarpropState
 from ._optimizers import StepInfo as StepInfo
 from ._optimizers import optimizer_for as optimizer_for
+from ._population import Population as Population
+from ._population import PopulationLog as PopulationLog
+from ._population import capacity_for as capacity_for
+from ._population import create_population as create_population
 from ._scaling import clear_scaling_params as clear_scaling_params
 from ._scaling import descale_data as descale_data
 from ._scaling import descale_input as descale_input
@@ -75,6 +87,8 @@ from ._settings import Hyper as Hyper
 from ._settings import StopFunction as StopFunction
 from ._settings import TrainParams as TrainParams
 from ._settings import TrainSpec as TrainSpec
+from ._species import AgentRef as AgentRef
+from ._species import PopulationGroup as PopulationGroup
 from ._train import EpochLog as EpochLog
 from ._train import TrainState as TrainState
 from ._train import evaluate_batch as evaluate_batch
@@ -85,11 +99,14 @@ from ._train import train_epochs as train_epochs
 __all__ = (
     "Activation",
     "AdamState",
+    "AgentRef",
     "Algorithm",
     "Batch",
     "CascadeParams",
     "CascadeReport",
     "CascadeResult",
+    "CompileStats",
+    "CompiledFunction",
     "EpochLog",
     "ErrorFunction",
     "Hyper",
@@ -100,6 +117,9 @@ __all__ = (
     "NetworkType",
     "Optimizer",
     "Params",
+    "Population",
+    "PopulationGroup",
+    "PopulationLog",
     "QuickpropState",
     "Report",
     "RpropState",
@@ -114,8 +134,12 @@ __all__ = (
     "TrainSpec",
     "TrainState",
     "activate",
+    "capacity_for",
     "cascade_train_on_data",
     "clear_scaling_params",
+    "compile_stats",
+    "configure_compilation_cache",
+    "create_population",
     "create_shortcut",
     "create_sparse",
     "create_standard",
