@@ -126,7 +126,7 @@ async def open_app(
                 store=store,
                 neural=NeuralService(
                     store, config.data_dir, max_layer_size=config.neural_max_layer_size,
-                    workers=config.neural_workers, clock=clock,
+                    workers=config.neural_workers, host_devices=config.neural_host_devices, clock=clock,
                 ),
                 clock=clock,
                 stopper=stopper or Stopper(),

@@ -69,6 +69,7 @@ class Config:
     memory_max_value_bytes: int = _setting(2**20, "Largest value accepted by a memory write, serialized.")
     neural_max_layer_size: int = _setting(4096, "Largest number of neurons allowed in one layer.")
     neural_workers: int = _setting(2, "Neural computations that may run at once (worker threads).")
+    neural_host_devices: int = _setting(0, "JAX CPU devices to create (0: one per usable core, so populations use every core).")
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -172,7 +173,7 @@ def _coerce(name: str, raw: Any, source: Source) -> Any:
             value = int(raw)
         except (TypeError, ValueError):
             raise ConfigError(f"{where} is {raw!r}; expected a whole number") from None
-        if value <= 0:
+        if value < 0 or (value == 0 and name != "neural_host_devices"):
             raise ConfigError(f"{where} is {value}; it must be positive")
         return value
     if hint is float:

@@ -118,11 +118,12 @@ class NeuralService:
     """Standalone networks of the daemon (the swarm engine's populations are separate)."""
 
     def __init__(self, store: TieredStore, data_dir: Path, *, max_layer_size: int, workers: int = 2,
-                 clock: Callable[[], float] = time.time) -> None:
+                 host_devices: int = 0, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._cache_dir = data_dir / "jax-cache"
         self.max_layer_size = max_layer_size
         self._limiter = anyio.CapacityLimiter(workers)
+        self._host_devices = host_devices
         self._clock = clock
         self._slots: dict[str, _Slot] = {}
         self._loaded_from_store = False
@@ -139,12 +140,16 @@ class NeuralService:
                 started = time.perf_counter()
                 import jax
 
-                self._cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-                jax.config.update("jax_compilation_cache_dir", str(self._cache_dir))
-                jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-                jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-                import swarm_mcp.neural  # noqa: F401
+                devices = self._host_devices or len(os.sched_getaffinity(0))
+                if devices > 1 and "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+                    try:  # one CPU device per core, so populations shard over every core (before the backend starts)
+                        jax.config.update("jax_num_cpu_devices", devices)
+                    except RuntimeError:
+                        log.warning("jax_cpu_devices_fixed", detail="JAX was already initialised; keeping its devices")
+                import swarm_mcp.neural as neural
 
+                self._cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+                neural.configure_compilation_cache(self._cache_dir)
                 self.jax_ready = True
                 log.info("jax_loaded", seconds=round(time.perf_counter() - started, 3), backend=jax.default_backend(),
                          compilation_cache=str(self._cache_dir))
@@ -438,7 +443,23 @@ def _jax_status(neural: Any) -> dict[str, Any]:
         "jax_version": jax.__version__,
         "devices": devices,
         "live_arrays": len(jax.live_arrays()),
-        "compiled": neural.compiled_cache_sizes() if hasattr(neural, "compiled_cache_sizes") else None,
+        "compiled": _compiled(neural.compile_stats()),
+    }
+
+
+def _compiled(stats: Any) -> dict[str, Any]:
+    """The population kernels compiled so far (standalone networks use the jit caches of the driver)."""
+    return {
+        "compiles": stats.compiles,
+        "recompiles": stats.recompiles,
+        "traces": stats.traces,
+        "persistent_cache_hits": stats.persistent_cache_hits,
+        "compile_seconds": round(stats.compile_seconds, 3),
+        "functions": [
+            {"kind": f.kind, "layers": list(f.layout.sizes), "algorithm": f.algorithm, "capacity": f.capacity,
+             "devices": f.devices, "compile_seconds": round(f.compile_seconds, 3), "from_disk": f.from_disk}
+            for f in stats.functions
+        ],
     }
 
 
