@@ -276,12 +276,7 @@ class KVCore:
             break
         # No awaits from here until the write is applied: the version check and the write are atomic.
         now = self._clock()
-        if slot is None or slot.value is None or (slot.expires_at is not None and slot.expires_at <= now):
-            current = 0
-        else:
-            current = slot.version
-        if if_version is not None and if_version != current:
-            raise VersionConflict(namespace, key, expected=if_version, actual=current)
+        current = _check_version(namespace, key, slot, now, if_version)
         self._seq += 1
         seq = self._seq
         size = nbytes + len(key) + meta_bytes + (sum(map(len, tag_t)) if tag_t else 0)
@@ -385,12 +380,7 @@ class KVCore:
         if slot is None and (self._loading or k in self._keys):
             slot = await self._resolve(k)
         now = self._clock()
-        if slot is None or slot.value is None or (slot.expires_at is not None and slot.expires_at <= now):
-            current = 0
-        else:
-            current = slot.version
-        if if_version is not None and if_version != current:
-            raise VersionConflict(namespace, key, expected=if_version, actual=current)
+        current = _check_version(namespace, key, slot, now, if_version)
         if slot is None or slot.value is None:
             return False
         self._seq += 1
@@ -837,3 +827,15 @@ class KVCore:
     async def _wait_gate(self) -> None:
         while self._gate is not None:
             await self._gate.wait()
+
+
+def _check_version(namespace: str, key: str, slot: Any, now: float, if_version: int | None) -> int:
+    """The entry's live version (0 when absent, deleted or expired), checked against `if_version`.
+
+    Raises:
+        VersionConflict: `if_version` is given and differs.
+    """
+    current = 0 if slot is None or slot.value is None or (slot.expires_at is not None and slot.expires_at <= now) else slot.version
+    if if_version is not None and if_version != current:
+        raise VersionConflict(namespace, key, expected=if_version, actual=current)
+    return current
