@@ -44,6 +44,8 @@ from ._limits import (
 )
 from ._reader import ReadConnection
 from ._types import Entry, StoreConfig, make_entry
+from ._writer import CHUNK as _CHUNK
+from ._writer import Prepared, in_writer_thread, index_batch, write_batch
 
 log = structlog.get_logger()
 
@@ -51,13 +53,11 @@ Key = tuple[str, str]
 KEYS_SQL = "SELECT namespace, key FROM entries UNION ALL SELECT namespace, key FROM tombstones"
 _RETRY = object()
 _dumps = orjson.dumps
+_monotonic = time.monotonic
 _loads = orjson.loads
 # Rows of the FTS backlog indexed per transaction by the background flusher: each batch holds the
 # write lock, so it bounds how long a durable write or a flush waits behind indexing.
 INDEX_BATCH = 1_000
-# Rows a flush prepares (or marks clean) between yields to the event loop: about 2 ms of Python,
-# so a big batch (100,000 entries read or written at once) does not stall readers for 100+ ms.
-_CHUNK = 2_000
 
 
 class _Slot:
@@ -113,35 +113,6 @@ def entry_from_row(row: tuple[Any, ...]) -> Entry:
     )
 
 
-class _Prepared:
-    """A flush batch as SQLite will take it: JSON documents per statement kind, and the rows
-    (in `_sql.COLUMNS` order) and touches that must be bound one by one."""
-
-    __slots__ = ("dead", "fresh", "live", "odd", "odd_touches", "touches")
-
-    def __init__(self) -> None:
-        self.fresh: list[str] = []
-        self.live: list[str] = []
-        self.dead: list[str] = []
-        self.touches: list[str] = []
-        self.odd: list[tuple[Any, ...]] = []
-        self.odd_touches: list[tuple[float, int, str, str]] = []
-
-    def add(self, fresh: list[Any], live: list[Any], dead: list[Any]) -> None:
-        for rows, docs in ((fresh, self.fresh), (live, self.live), (dead, self.dead)):
-            if rows:
-                docs.append(_dumps(rows).decode())
-
-    async def add_touches(self, touches: list[tuple[float, int, str, str]]) -> None:
-        for i in range(0, len(touches), _CHUNK):
-            chunk = touches[i:i + _CHUNK]
-            plain = [t for t in chunk if "\x00" not in t[3]]
-            self.odd_touches += [t for t in chunk if "\x00" in t[3]]
-            if plain:
-                self.touches.append(_dumps(plain).decode())
-            await checkpoint()
-
-
 class KVCore:
     """The key-value half of `TieredStore`: hot tier, read-through, write-behind, TTL sweep."""
 
@@ -161,6 +132,9 @@ class KVCore:
         self._hot: dict[Key, _Slot] = {}
         self._lru: OrderedDict[Key, None] = OrderedDict()
         self._dirty: dict[Key, None] = {}
+        self._dirty_since = 0.0  # time.monotonic() of the first write into the current `_dirty`
+        self._taken = anyio.Event()  # set each time a flush takes `_dirty` as its batch
+        self._window = config.flush_interval
         self._inflight: dict[Key, None] = {}
         self._touched: set[Key] = set()
         self._touching: set[Key] = set()  # the touched keys a running flush is writing
@@ -302,7 +276,10 @@ class KVCore:
             slot.expires_at = expires_at
             slot.size = size
             slot.seq = seq
-        self._dirty[k] = None
+        dirty = self._dirty
+        if not dirty:
+            self._dirty_since = _monotonic()
+        dirty[k] = None
         if expires_at is not None:
             heapq.heappush(self._expiry, (expires_at, k))
         entry = make_entry(
@@ -313,11 +290,12 @@ class KVCore:
             self._evict()
         if durable:
             await self._flush_until(seq)
-        elif len(self._dirty) % self._max_dirty == 0:
+        elif len(dirty) % self._max_dirty == 0:
             # Wake the flusher and yield once: a caller that never awaits anything else would
             # otherwise starve it. (The lock is fast_acquire, so one yield lets it take the batch.)
             self._wake.set()
             await checkpoint()
+            await self._keep_within_window()
         return entry
 
     async def get(self, namespace: str, key: str) -> Entry | None:
@@ -388,9 +366,15 @@ class KVCore:
         self._touched.discard(k)
         slot.value = None
         slot.seq = self._seq
+        if not self._dirty:
+            self._dirty_since = _monotonic()
         self._dirty[k] = None
         if durable:
             await self._flush_until(self._seq)
+        elif len(self._dirty) % self._max_dirty == 0:
+            self._wake.set()
+            await checkpoint()
+            await self._keep_within_window()
         return current != 0
 
     # ---- read-through ------------------------------------------------------------------
@@ -484,6 +468,11 @@ class KVCore:
             return await self._flush_locked()
 
     @property
+    def pending_writes(self) -> int:
+        """Writes acknowledged and not yet committed (dirty, or in the flush now committing)."""
+        return len(self._dirty) + len(self._inflight)
+
+    @property
     def flush_count(self) -> int:
         """How many flushes have committed since the store opened."""
         return self._flushes
@@ -500,6 +489,19 @@ class KVCore:
                     return
                 await self._flush_locked()
 
+    async def _keep_within_window(self) -> None:
+        """Backpressure for writers that outrun the flusher. When the oldest pending write has
+        waited longer than `flush_interval`, wait until a flush takes the pending writes as its
+        batch (the writer then goes on while that batch commits): a burst of puts cannot leave
+        more than one flush window uncommitted, which is what the kill -9 contract promises.
+        Not while flushes are failing: writes then stay in memory, as the contract says."""
+        pending = self._dirty
+        if not pending or _monotonic() - self._dirty_since <= self._window:
+            return
+        while self._dirty is pending and self._flush_error is None:
+            self._wake.set()
+            await self._taken.wait()
+
     async def _flush_locked(self) -> int:
         batch = self._dirty
         touched, evicted_touch = self._touched, self._evicted_touch
@@ -507,8 +509,11 @@ class KVCore:
         if not batch and not touched and not evicted_touch:
             self._committed_seq = seq_hi
             return 0
+        since = self._dirty_since
         self._dirty, self._touched, self._evicted_touch = {}, set(), {}
         self._inflight, self._touching = batch, touched
+        self._taken.set()
+        self._taken = anyio.Event()
         started = time.perf_counter()
         # Shielded: a flush is one transaction, never cut in half, and what it swapped out above
         # must be committed or put back. Preparing a big batch yields to the event loop every
@@ -521,6 +526,7 @@ class KVCore:
             except BaseException as exc:
                 self._inflight, self._touching = {}, set()
                 self._dirty = batch | self._dirty
+                self._dirty_since = since
                 self._touched |= touched
                 for k, v in evicted_touch.items():
                     self._evicted_touch.setdefault(k, v)
@@ -561,10 +567,10 @@ class KVCore:
 
     async def _prepare(
         self, batch: dict[Key, None], touched: set[Key], evicted_touch: dict[Key, tuple[float, int]]
-    ) -> _Prepared:
+    ) -> Prepared:
         """The batch as JSON documents of at most `_CHUNK` rows each (plus the rare rows JSON
         cannot carry), yielding to the event loop between chunks."""
-        out = _Prepared()
+        out = Prepared()
         hot = self._hot
         fresh: list[tuple[str, str, str, float, int]] = []
         live: list[tuple[Any, ...]] = []
@@ -597,38 +603,9 @@ class KVCore:
         await out.add_touches(touches)
         return out
 
-    async def _write_batch(self, batch: _Prepared) -> None:
-        """One transaction: each JSON document is one statement (one `sqlite3_step`, so the
-        writer's thread does not trade the GIL with the event loop per row)."""
-        db = self._db
-        now = self._clock()
-        odd_dead = [(r[0], r[1], r[6], now) for r in batch.odd if r[2] is None]
-        odd_live = [r for r in batch.odd if r[2] is not None]
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            for doc in batch.dead:
-                await db.execute(_sql.TOMBSTONE_JSON, (doc, now))
-                await db.execute(_sql.DELETE_JSON, (doc,))
-            if odd_dead:
-                await db.executemany(_sql.TOMBSTONE_ROW, odd_dead)
-                await db.executemany(_sql.DELETE_ROW, [r[:2] for r in odd_dead])
-            if batch.fresh or batch.live or odd_live:
-                before = (await db.execute_fetchall(_sql.MAX_ID))[0][0]
-                for doc in batch.fresh:
-                    await db.execute(_sql.UPSERT_FRESH_JSON, (doc,))
-                for doc in batch.live:
-                    await db.execute(_sql.UPSERT_JSON, (doc,))
-                if odd_live:
-                    await db.executemany(_sql.UPSERT_ROW, odd_live)
-                await db.execute(_sql.BACKLOG_NEW, (before,))
-            for doc in batch.touches:
-                await db.execute(_sql.TOUCH_JSON, (doc,))
-            if batch.odd_touches:
-                await db.executemany(_sql.TOUCH_ROW, batch.odd_touches)
-            await db.execute("COMMIT")
-        except BaseException:
-            await self._rollback()
-            raise
+    async def _write_batch(self, batch: Prepared) -> None:
+        """Commit `batch` in one transaction, run as one call on the writer's thread."""
+        await in_writer_thread(self._db, write_batch, batch, self._clock())
 
     # ---- FTS indexing ------------------------------------------------------------------
 
@@ -649,22 +626,11 @@ class KVCore:
     async def _index_locked(self, limit: int | None) -> int:
         if not self._fts_pending:
             return 0
-        db = self._db
         started = time.perf_counter()
-        with anyio.CancelScope(shield=True):
-            await db.execute("BEGIN IMMEDIATE")
+        with anyio.CancelScope(shield=True):  # one transaction, never cut in half
             try:
-                end = _sql.LAST_ID
-                if limit is not None:
-                    rows = await db.execute_fetchall(_sql.BACKLOG_BATCH_END, (limit - 1,))
-                    if rows:
-                        end = rows[0][0]
-                await db.execute(_sql.FTS_UNINDEX_BACKLOG, (end,))
-                await db.execute(_sql.FTS_INDEX_BACKLOG, (end,))
-                indexed = (await db.execute(_sql.CLEAR_BACKLOG, (end,))).rowcount
-                await db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                await self._rollback()
+                indexed, done = await in_writer_thread(self._db, index_batch, limit)
+            except sqlite3.Error as exc:  # rolled back on the writer's thread
                 if self._index_error is None:
                     log.error("store_fts_index_failed", path=str(self._config.path), error=str(exc))
                 self._index_error = str(exc)
@@ -672,10 +638,7 @@ class KVCore:
                     f"Could not update the search index in {str(self._config.path)!r} ({exc}); the entries are "
                     "committed and will be indexed when the database is writable again. Free disk space"
                 ) from exc
-            except BaseException:
-                await self._rollback()
-                raise
-        if end == _sql.LAST_ID:
+        if done:
             self._fts_pending = False
         if self._index_error is not None:
             log.info("store_fts_index_recovered", path=str(self._config.path))

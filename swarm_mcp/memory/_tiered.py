@@ -265,7 +265,7 @@ class TieredStore(KVCore):
                 "hit_rate": self._hits / lookups if lookups else None,
                 "evictions": self._evictions,
             },
-            "pending_writes": len(self._dirty) + len(self._inflight),
+            "pending_writes": self.pending_writes,
             "flush": {
                 "count": self._flushes,
                 "rows": self._flushed_rows,

@@ -3,6 +3,8 @@ and concurrent writers never both win a compare-and-set."""
 
 from __future__ import annotations
 
+import time
+
 import anyio
 import pytest
 
@@ -36,6 +38,25 @@ async def test_the_background_flusher_commits_within_its_interval(store_at, comm
         with anyio.fail_after(5):
             await store.wait_flushed(flushed)
         assert committed() == [("ns", "k", 1)]
+
+
+async def test_a_writer_that_never_yields_cannot_leave_more_than_a_flush_window_uncommitted(store_at) -> None:
+    # A tight loop of puts yields only every flush_max_dirty writes. Before backpressure the
+    # flusher fell behind for good (a 100,000-put burst saw one flush), so kill -9 during a
+    # burst lost writes acknowledged long before the last flush window.
+    async with store_at(flush_interval=0.05, flush_max_dirty=500) as store:
+        acknowledged: list[float] = []
+        worst_age = 0.0
+        started = time.monotonic()
+        while time.monotonic() - started < 2.5:
+            await store.put("ns", f"k{len(acknowledged)}", {"i": len(acknowledged)})
+            acknowledged.append(time.monotonic())
+            if pending := store.pending_writes:  # the last `pending` puts: flushes commit in order
+                worst_age = max(worst_age, acknowledged[-1] - acknowledged[-pending])
+        assert store.flush_count >= 5
+        # the window (0.05 s) plus one flush of the writes it holds (~0.2 s here; 0.66 s before),
+        # with room for a loaded machine
+        assert worst_age < 0.6, (worst_age, len(acknowledged), store.flush_count)
 
 
 async def test_closing_the_store_loses_nothing(store_at) -> None:
