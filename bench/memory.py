@@ -26,11 +26,15 @@ What it measures (N = --entries, default 100,000):
           `swarm-mcp serve` subprocess with the lean client `swarm_mcp.client`, default log level;
           baseline: 2,000 `ping`s over the same pipe (the protocol's round-trip floor).
 CPU figures are the event-loop thread's (time.thread_time); SQLite runs on worker threads.
+The process imports what `swarm-mcp serve` imports and then runs with the collector settings the
+daemon uses (`swarm_mcp.heap.settle`: startup objects frozen, gen-0 threshold 10,000); the row
+"default GC" repeats the held-back new-key puts first with CPython's defaults, as the baseline.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import platform
@@ -49,6 +53,9 @@ import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import swarm_mcp.daemon  # noqa: E402,F401  (the daemon's heap: the SDK, pydantic, the tools)
+import swarm_mcp.transports.stdio  # noqa: E402,F401
+from swarm_mcp import heap  # noqa: E402
 from swarm_mcp.client import LineClient  # noqa: E402
 from swarm_mcp.memory import StoreConfig, open_store  # noqa: E402
 from swarm_mcp.memory._schema import MIGRATIONS, _split  # noqa: E402
@@ -153,6 +160,14 @@ async def bench(n: int, workdir: Path) -> dict[str, Any]:
     lookups = rng.sample(keys, min(n, 20_000))
     queries = rng.choices(VOCAB, k=300)
     out: dict[str, Any] = {}
+
+    # 0. new-key puts, write-behind held back, with CPython's collector defaults; from then on
+    #    the daemon's settings (`heap.settle`)
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    async with open_store(held_back(workdir / "default-gc.db", n)) as store:
+        out["put_new_default_gc_ops_s"], out["put_new_default_gc_cpu_us"] = await put_loop(store, keys, values)
+    heap.settle()
 
     # 1. puts of new keys with the flusher at its defaults; the same puts with write-behind
     #    held back (the put path alone); puts of hot keys.
@@ -284,6 +299,7 @@ ROWS = [
     ("put new keys, flusher at defaults", "put_new_flusher_ops_s", "ops/s", "put_new_held_ops_s", "same puts, write-behind held back"),
     ("  event-loop CPU per put", "put_new_flusher_cpu_us", "us", "put_new_held_cpu_us", "same, held back"),
     ("put new keys, write-behind held back", "put_new_held_ops_s", "ops/s", "b:dict_put_ops_s", "dict insert"),
+    ("  the same, default GC", "put_new_default_gc_ops_s", "ops/s", "put_new_held_ops_s", "held back, daemon's GC"),
     ("put hot keys, held back", "put_hot_ops_s", "ops/s", "b:dict_put_ops_s", "dict insert"),
     ("get hot", "get_hot_ops_s", "ops/s", "b:dict_get_ops_s", "dict get"),
     ("get read-through", "get_read_through_ops_s", "ops/s", "b:sqlite_point_reads_s", "sqlite3 point read"),

@@ -105,9 +105,11 @@ class App:
 
 @asynccontextmanager
 async def open_app(
-    config: Config, stopper: Stopper | None = None, *, clock: Callable[[], float] = time.time
+    config: Config, stopper: Stopper | None = None, *, clock: Callable[[], float] = time.time,
+    after_jax_import: Callable[[], None] | None = None,
 ) -> AsyncIterator[App]:
     """Take the data dir (create 0700, lock), open the subsystems, and close them all on exit.
+    `after_jax_import` runs once JAX is loaded (the daemon freezes the new modules out of GC).
 
     Raises:
         DataDirBusy: another swarm-mcp process owns the data dir.
@@ -127,6 +129,7 @@ async def open_app(
                 neural=NeuralService(
                     store, config.data_dir, max_layer_size=config.neural_max_layer_size,
                     workers=config.neural_workers, host_devices=config.neural_host_devices, clock=clock,
+                    after_jax_import=after_jax_import,
                 ),
                 clock=clock,
                 stopper=stopper or Stopper(),

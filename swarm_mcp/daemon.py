@@ -18,6 +18,7 @@ from types import FrameType
 import anyio
 import structlog
 
+from . import heap
 from .app import Stopper, open_app
 from .config import Config, parse_host_port
 from .tools import build_registry
@@ -71,7 +72,7 @@ async def run_daemon(config: Config, *, stdio: bool, tcp: str | None, signals: S
     if signals is not None:
         signals.attach(stopper)
     try:
-        async with open_app(config, stopper) as app:
+        async with open_app(config, stopper, after_jax_import=heap.settle) as app:
             registry = build_registry(app)
             with anyio.CancelScope() as serving:
                 async with anyio.create_task_group() as transports:
@@ -84,6 +85,7 @@ async def run_daemon(config: Config, *, stdio: bool, tcp: str | None, signals: S
                         from .transports.stdio import serve_stdio
 
                         transports.start_soon(serve_stdio, app, registry)
+                    heap.settle()  # everything imported and opened so far lives as long as the process
                     await stopper.event.wait()
                     # Transports settle their own in-flight work; this bounds how long they may take.
                     serving.deadline = anyio.current_time() + config.shutdown_grace + 0.3

@@ -118,13 +118,15 @@ class NeuralService:
     """Standalone networks of the daemon (the swarm engine's populations are separate)."""
 
     def __init__(self, store: TieredStore, data_dir: Path, *, max_layer_size: int, workers: int = 2,
-                 host_devices: int = 0, clock: Callable[[], float] = time.time) -> None:
+                 host_devices: int = 0, clock: Callable[[], float] = time.time,
+                 after_jax_import: Callable[[], None] | None = None) -> None:
         self._store = store
         self._cache_dir = data_dir / "jax-cache"
         self.max_layer_size = max_layer_size
         self._limiter = anyio.CapacityLimiter(workers)
         self._host_devices = host_devices
         self._clock = clock
+        self._after_jax_import = after_jax_import
         self._slots: dict[str, _Slot] = {}
         self._loaded_from_store = False
         self._jax_lock = threading.Lock()
@@ -151,6 +153,8 @@ class NeuralService:
                 self._cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
                 neural.configure_compilation_cache(self._cache_dir)
                 self.jax_ready = True
+                if self._after_jax_import is not None:
+                    self._after_jax_import()
                 log.info("jax_loaded", seconds=round(time.perf_counter() - started, 3), backend=jax.default_backend(),
                          compilation_cache=str(self._cache_dir))
         return sys.modules["swarm_mcp.neural"]

@@ -21,3 +21,14 @@ def test_the_daemon_gives_jax_one_cpu_device_per_core_and_caches_compiles_in_the
     assert busy["compilation_cache_dir"] == str(tmp_path / "jax-cache")
     assert busy["compilation_cache_files"] > 0 and any((tmp_path / "jax-cache").iterdir())
     assert busy["compiled"]["recompiles"] == 0
+
+
+def test_the_daemon_freezes_its_startup_objects_and_then_jaxs_out_of_the_garbage_collector(tmp_path: Path) -> None:
+    with spawn_stdio(tmp_path) as client:
+        client.initialize()
+        started = client.call_tool("memory_usage", {"action": "stats"})["structuredContent"]["stats"]["process"]["gc"]
+        client.call_tool("neural_create", {"layers": [2, 4, 1], "network_id": "n"})
+        after_jax = client.call_tool("memory_usage", {"action": "stats"})["structuredContent"]["stats"]["process"]["gc"]
+    assert started["thresholds"][0] == 10_000
+    assert started["frozen_objects"] > 10_000  # the SDK, pydantic and the tools, imported at startup
+    assert after_jax["frozen_objects"] > started["frozen_objects"] + 10_000  # JAX's modules

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import ctypes.util
+import dataclasses
+import gc
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -89,6 +90,16 @@ def _heap_bytes() -> dict[str, Any]:
             info = libc.mallinfo2()
             out.update(malloc_in_use_bytes=info.uordblks + info.hblkhd, malloc_arena_bytes=info.arena + info.hblkhd)
     return out
+
+
+def _collector() -> dict[str, Any]:
+    """The cyclic garbage collector: objects frozen out of it (see `swarm_mcp.heap`), its
+    thresholds, and collections run per generation."""
+    return {
+        "frozen_objects": gc.get_freeze_count(),
+        "thresholds": list(gc.get_threshold()),
+        "collections": [generation["collections"] for generation in gc.get_stats()],
+    }
 
 
 def _jax_memory() -> dict[str, Any] | None:
@@ -213,7 +224,9 @@ async def memory_usage(
         }
     if action == "stats":
         stats = await store.stats(detail=detail)
-        stats["process"] = {"rss_bytes": hostinfo.process_rss_bytes(), **_heap_bytes(), "jax": _jax_memory()}
+        stats["process"] = {
+            "rss_bytes": hostinfo.process_rss_bytes(), **_heap_bytes(), "gc": _collector(), "jax": _jax_memory(),
+        }
         return {"action": action, "stats": stats}
     target = confine(_require(path, "path", action, "a file name inside the data dir"), config.data_dir,
                      allow_external=config.allow_external_paths)
