@@ -19,6 +19,7 @@ import orjson
 from swarm_mcp.errors import Conflict, InvalidArgument, Unavailable
 
 from ._limits import check_limit, check_version
+from ._writer import in_writer_thread, rollback
 
 if TYPE_CHECKING:
     from ._store import KVCore
@@ -156,48 +157,58 @@ class _Table(Generic[R]):
         core = self._core
         if core._read_only is not None:
             raise core._read_only_error()
-        params = list(values.values())
+        now = core._clock()
         async with core._write_lock:
-            with anyio.CancelScope(shield=True):
-                db = core._db
-                await db.execute("BEGIN IMMEDIATE")
+            with anyio.CancelScope(shield=True):  # one transaction, run as one call on the writer's thread
                 try:
-                    rows = await db.execute_fetchall(
-                        f"SELECT version, created FROM {self._table} WHERE id = ?", (record_id,)
-                    )
-                    current, created = (rows[0][0], rows[0][1]) if rows else (0, None)
-                    if if_version is not None and if_version != current:
-                        raise Conflict(
-                            f"{self._what} {record_id!r} was expected at version {if_version} but is at {current}"
-                            f"{' (absent)' if current == 0 else ''}; read it again and retry with if_version={current}"
-                        )
-                    now = core._clock()
-                    created = now if created is None else created
-                    cols = ", ".join(values)
-                    marks = ", ".join("?" for _ in values)
-                    updates = ", ".join(f"{c} = excluded.{c}" for c in values)
-                    await db.execute(
-                        f"INSERT INTO {self._table} (id, {cols}, created, updated, version) VALUES (?, {marks}, ?, ?, ?) "
-                        f"ON CONFLICT (id) DO UPDATE SET {updates}, updated = excluded.updated, version = excluded.version",
-                        [record_id, *params, created, now, current + 1],
-                    )
-                    await db.execute("COMMIT")
+                    created, version = await in_writer_thread(core._db, self._write, record_id, values, if_version, now)
                 except sqlite3.IntegrityError as exc:
-                    await core._rollback()
                     raise InvalidArgument(
                         f"{self._what} {record_id!r} refers to a record that does not exist ({exc}); create it first"
                     ) from exc
                 except sqlite3.Error as exc:
-                    await core._rollback()
                     raise Unavailable(f"Could not write {self._what} {record_id!r} ({exc})") from exc
-                except BaseException:
-                    await core._rollback()
-                    raise
-        row = (record_id, *values.values(), created, now, current + 1)
+        row = (record_id, *values.values(), created, now, version)
         return self._record(self._decode(row))
 
+    def _write(
+        self, conn: sqlite3.Connection, record_id: str, values: dict[str, Any], if_version: int | None, now: float
+    ) -> tuple[float, int]:
+        """On the writer's thread: check `if_version`, upsert; (created, new version)."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(f"SELECT version, created FROM {self._table} WHERE id = ?", (record_id,)).fetchone()
+            if row is None:  # absent: continue from the version it had when deleted, if it was
+                current, created = 0, now
+                gone = conn.execute(_TOMBSTONE, (self._table, record_id)).fetchone()
+                last = 0 if gone is None else gone[0]
+            else:
+                current, created = row
+                last = current
+            if if_version is not None and if_version != current:
+                raise Conflict(
+                    f"{self._what} {record_id!r} was expected at version {if_version} but is at {current}"
+                    f"{' (absent)' if current == 0 else ''}; read it again and retry with if_version={current}"
+                )
+            cols = ", ".join(values)
+            marks = ", ".join("?" for _ in values)
+            updates = ", ".join(f"{c} = excluded.{c}" for c in values)
+            conn.execute(
+                f"INSERT INTO {self._table} (id, {cols}, created, updated, version) VALUES (?, {marks}, ?, ?, ?) "
+                f"ON CONFLICT (id) DO UPDATE SET {updates}, updated = excluded.updated, version = excluded.version",
+                [record_id, *values.values(), created, now, last + 1],
+            )
+            if row is None and gone is not None:
+                conn.execute(_FORGET_TOMBSTONE, (self._table, record_id))
+            conn.execute("COMMIT")
+        except BaseException:
+            rollback(conn)
+            raise
+        return created, last + 1
+
     async def delete(self, record_id: str, *, if_version: int | None = None) -> bool:
-        """Delete the record (committed on return); True when it existed.
+        """Delete the record (committed on return); True when it existed. Its version is kept
+        (`record_tombstones`), so the id created again continues from it.
 
         Raises:
             Conflict: `if_version` did not match.
@@ -209,25 +220,32 @@ class _Table(Generic[R]):
             raise core._read_only_error()
         async with core._write_lock:
             with anyio.CancelScope(shield=True):
-                db = core._db
-                await db.execute("BEGIN IMMEDIATE")
                 try:
-                    rows = await db.execute_fetchall(f"SELECT version FROM {self._table} WHERE id = ?", (record_id,))
-                    current = rows[0][0] if rows else 0
-                    if if_version is not None and if_version != current:
-                        raise Conflict(
-                            f"{self._what} {record_id!r} was expected at version {if_version} but is at {current}; "
-                            f"read it again and retry with if_version={current}"
-                        )
-                    await db.execute(f"DELETE FROM {self._table} WHERE id = ?", (record_id,))
-                    await db.execute("COMMIT")
+                    return await in_writer_thread(core._db, self._remove, record_id, if_version)
                 except sqlite3.Error as exc:
-                    await core._rollback()
                     raise Unavailable(f"Could not delete {self._what} {record_id!r} ({exc})") from exc
-                except BaseException:
-                    await core._rollback()
-                    raise
+
+    def _remove(self, conn: sqlite3.Connection, record_id: str, if_version: int | None) -> bool:
+        """On the writer's thread: check `if_version`, delete (the trigger keeps the tombstone)."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(f"SELECT version FROM {self._table} WHERE id = ?", (record_id,)).fetchone()
+            current = 0 if row is None else row[0]
+            if if_version is not None and if_version != current:
+                raise Conflict(
+                    f"{self._what} {record_id!r} was expected at version {if_version} but is at {current}; "
+                    f"read it again and retry with if_version={current}"
+                )
+            conn.execute(f"DELETE FROM {self._table} WHERE id = ?", (record_id,))
+            conn.execute("COMMIT")
+        except BaseException:
+            rollback(conn)
+            raise
         return current != 0
+
+
+_TOMBSTONE = "SELECT version FROM record_tombstones WHERE kind = ? AND id = ?"
+_FORGET_TOMBSTONE = "DELETE FROM record_tombstones WHERE kind = ? AND id = ?"
 
 
 class SwarmTable(_Table[SwarmRecord]):

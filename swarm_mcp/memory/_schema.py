@@ -6,7 +6,8 @@ of each value), and the tables later subsystems keep: `swarms`, `agents`, `tasks
 
 Version 2: `fts_backlog` (entries whose FTS rows are out of date: the flush commits rows there
 and a separate step indexes them). Version 3: `tombstones` (the last version of deleted and
-expired keys, so a key's version never goes backwards).
+expired keys, so a key's version never goes backwards). Version 4: `record_tombstones`, the
+same for swarms, agents, tasks and networks.
 """
 
 from __future__ import annotations
@@ -157,11 +158,44 @@ CREATE TABLE tombstones (
 CREATE INDEX tombstones_age ON tombstones (deleted_at);
 """
 
+# The last version of each deleted swarm, agent, task and network (also when a foreign key
+# cascade deletes it), so that creating the id again continues from there and a compare-and-set
+# holding a version from before the delete cannot match the new record. Stamped and purged with
+# SQLite's clock (`_sql.NOW`), since a cascade has no other. A foreign key that clears a task's
+# or network's `agent_id` changes the record: it gets a new version too.
+_V4 = """
+CREATE TABLE record_tombstones (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    deleted_at REAL NOT NULL,
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+CREATE INDEX record_tombstones_age ON record_tombstones (deleted_at);
+""" + "".join(
+    f"""
+CREATE TRIGGER {kind}_tombstone AFTER DELETE ON {kind} BEGIN
+    INSERT OR REPLACE INTO record_tombstones (kind, id, version, deleted_at)
+    VALUES ('{kind}', OLD.id, OLD.version, (julianday('now') - 2440587.5) * 86400.0);
+END;
+"""
+    for kind in ("swarms", "agents", "tasks", "networks")
+) + "".join(
+    f"""
+CREATE TRIGGER {kind}_agent_cleared AFTER UPDATE OF agent_id ON {kind}
+WHEN NEW.version = OLD.version BEGIN
+    UPDATE {kind} SET version = version + 1 WHERE id = NEW.id;
+END;
+"""
+    for kind in ("tasks", "networks")
+)
+
 # (version, description, DDL). Append only; never edit an applied step.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "entries with FTS5; swarms, agents, tasks, events, networks", _V1),
     (2, "fts_backlog: the FTS index is brought up to date after the flush, not in it", _V2),
     (3, "tombstones: a deleted or expired key's version never goes backwards", _V3),
+    (4, "record_tombstones: a deleted record's version never goes backwards", _V4),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -128,6 +128,9 @@ ON CONFLICT (namespace, key) DO UPDATE SET
 """
 DELETE_EXPIRED = "DELETE FROM entries WHERE expires_at <= ?1"
 PURGE_TOMBSTONES = "DELETE FROM tombstones WHERE deleted_at <= ?1"
+# SQLite's own clock, Unix seconds: record tombstones are stamped by triggers (cascades included).
+NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+PURGE_RECORD_TOMBSTONES = f"DELETE FROM record_tombstones WHERE deleted_at <= {NOW} - ?1"
 
 # Import. Stage rows first; 'replace' deletes (leaving tombstones), 'merge' drops staged rows the
 # store has at an equal or newer version; a key the store deleted comes back above its tombstone.

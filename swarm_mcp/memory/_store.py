@@ -744,6 +744,7 @@ class KVCore:
                     await self._db.execute(_sql.TOMBSTONE_EXPIRED, (now,))
                     cursor = await self._db.execute(_sql.DELETE_EXPIRED, (now,))
                     await self._db.execute(_sql.PURGE_TOMBSTONES, (now - self._config.tombstone_horizon,))
+                    await self._db.execute(_sql.PURGE_RECORD_TOMBSTONES, (self._config.tombstone_horizon,))
                     await self._db.execute("COMMIT")
                 except sqlite3.Error as exc:
                     await self._rollback()

@@ -22,7 +22,7 @@ from anyio.lowlevel import checkpoint
 
 from . import _sql
 
-__all__ = ("Prepared", "in_writer_thread", "index_batch", "write_batch")
+__all__ = ("Prepared", "in_writer_thread", "index_batch", "rollback", "write_batch")
 
 T = TypeVar("T")
 _dumps = orjson.dumps
@@ -96,7 +96,7 @@ def write_batch(conn: sqlite3.Connection, batch: Prepared, now: float) -> None:
             conn.executemany(_sql.TOUCH_ROW, batch.odd_touches)
         conn.execute("COMMIT")
     except BaseException:
-        _rollback(conn)
+        rollback(conn)
         raise
 
 
@@ -115,12 +115,13 @@ def index_batch(conn: sqlite3.Connection, limit: int | None) -> tuple[int, bool]
         indexed = conn.execute(_sql.CLEAR_BACKLOG, (end,)).rowcount
         conn.execute("COMMIT")
     except BaseException:
-        _rollback(conn)
+        rollback(conn)
         raise
     return indexed, end == _sql.LAST_ID
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
+def rollback(conn: sqlite3.Connection) -> None:
+    """Roll back the connection's transaction, if one is open."""
     try:
         conn.execute("ROLLBACK")
     except sqlite3.Error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 import swarm_mcp.memory as memory
@@ -34,6 +35,42 @@ async def test_swarm_agent_task_lifecycle_with_cas_and_cascades(store: TieredSto
     assert await store.swarms.delete("s1", if_version=2) is True
     assert await store.agents.list() == [] and await store.tasks.list() == []
     assert await store.swarms.get("s1") is None
+
+
+async def test_a_deleted_record_created_again_continues_its_version_so_a_stale_cas_cannot_match(store: TieredStore) -> None:
+    assert (await store.swarms.put("s1", name="a", status="running")).version == 1
+    assert (await store.swarms.put("s1", name="a", status="paused")).version == 2
+    assert await store.swarms.delete("s1") is True
+    assert (await store.swarms.put("s1", name="b", status="running", if_version=0)).version == 3
+    with pytest.raises(Conflict, match="if_version=3"):
+        await store.swarms.put("s1", name="c", status="running", if_version=1)  # held from the first s1
+
+
+async def test_cascaded_deletes_keep_versions_and_a_cleared_agent_id_is_a_new_version(store: TieredStore) -> None:
+    await store.swarms.put("s1", name="a", status="running")
+    await store.agents.put("a1", kind="coder", status="idle", swarm_id="s1")
+    await store.agents.put("a1", kind="coder", status="busy", swarm_id="s1")  # version 2
+    await store.agents.put("a2", kind="coder", status="idle")
+    task = await store.tasks.put("t1", status="open", agent_id="a2")
+    net = await store.networks.put("n1", weights=b"w", metadata={}, agent_id="a2")
+    await store.agents.delete("a2")  # ON DELETE SET NULL: the task and the network change
+    assert (await store.tasks.get("t1")).version == task.version + 1
+    assert (await store.networks.get("n1")).version == net.version + 1
+    with pytest.raises(Conflict):
+        await store.tasks.put("t1", status="done", if_version=task.version)
+    await store.swarms.delete("s1")  # cascades to a1, which leaves its version behind
+    assert await store.agents.get("a1") is None
+    assert (await store.agents.put("a1", kind="coder", status="idle")).version == 3
+
+
+async def test_record_tombstones_are_forgotten_after_the_horizon(store_at) -> None:
+    async with store_at(tombstone_horizon=0.001) as store:
+        await store.swarms.put("s1", name="a", status="running")
+        await store.swarms.put("s1", name="a", status="paused")
+        await store.swarms.delete("s1")
+        await anyio.sleep(0.05)  # record tombstones age by SQLite's clock (cascades have no other)
+        await store.sweep()
+        assert (await store.swarms.put("s1", name="a", status="running")).version == 1
 
 
 async def test_networks_keep_metadata_as_json_and_weights_as_bytes(store_at) -> None:
