@@ -137,7 +137,7 @@ class _Table(Generic[R]):
     async def get(self, record_id: str) -> R | None:
         """The record, or None."""
         _check_id(f"{self._what} id", record_id)
-        rows = await self._core._reader.fetchall(f"{self._select()} WHERE id = ?", (record_id,))
+        rows = await self._core._reader.fetch_point(f"{self._select()} WHERE id = ?", (record_id,))
         return self._record(self._decode(tuple(rows[0]))) if rows else None
 
     async def _list(self, where: Mapping[str, Any], *, limit: int, after: str | None) -> list[R]:

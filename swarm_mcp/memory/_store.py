@@ -404,7 +404,7 @@ class KVCore:
         event = self._loading[k] = anyio.Event()
         epoch = self._epoch
         try:
-            rows = await self._reader.fetchall(_sql.SELECT_ONE, k)
+            rows = await self._reader.fetch_point(_sql.SELECT_ONE, k)
         except sqlite3.Error as exc:
             raise Unavailable(
                 f"Could not read {k[1]!r} from {str(self._config.path)!r} ({exc}); entries in memory are still served"

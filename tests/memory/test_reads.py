@@ -3,6 +3,9 @@ hot tier and every acknowledged write. Flushes carry text and numbers exactly.""
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import anyio
 
 from swarm_mcp.memory import TieredStore
@@ -21,6 +24,56 @@ async def test_reads_do_not_wait_behind_a_running_write(store_at) -> None:
                 assert len(await store.search("shared")) == 5
                 assert (await store.swarms.get("s1")).name == "one"
                 assert (await store.stats())["entries"] == 5
+
+
+def sqlites_own_busy_error(folder: Path) -> sqlite3.OperationalError:
+    """The error SQLite raises when a file is locked and the reader has no busy timeout."""
+    path = folder / "locked.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    reader = sqlite3.connect(path, timeout=0)
+    try:
+        reader.execute("SELECT * FROM t")
+    except sqlite3.OperationalError as exc:
+        return exc
+    finally:
+        reader.close()
+        holder.close()
+    raise AssertionError("the exclusive lock did not make the reader busy")
+
+
+class BusyOnce:
+    """The point-read connection, answering SQLITE_BUSY to its next query."""
+
+    def __init__(self, connection: sqlite3.Connection, error: sqlite3.OperationalError) -> None:
+        self._connection, self._error = connection, error
+
+    def execute(self, *args: object) -> sqlite3.Cursor:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return self._connection.execute(*args)
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+async def test_a_point_read_sqlite_reports_busy_goes_through_the_read_thread(store_at, tmp_path: Path) -> None:
+    # Point reads run at once on the event loop's thread with no busy timeout, so that they can
+    # never stall it; when SQLite says busy, the read goes through the read thread instead.
+    busy = sqlites_own_busy_error(tmp_path)
+    assert busy.sqlite_errorcode == sqlite3.SQLITE_BUSY
+    async with store_at(hot_max_entries=1) as store:
+        await store.put("ns", "k0", "zero")
+        await store.put("ns", "k1", "one")
+        await store.flush()  # k0 is clean and evicted: reading it reads through
+        store._reader._quick = BusyOnce(store._reader._quick, busy)
+        assert (await store.get("ns", "k0")).value == "zero"
+        assert store._reader.busy_fallbacks == 1
+        assert (await store.get("ns", "k1")).value == "one"  # evicted by k0: read through, at once this time
+        assert store._reader.busy_fallbacks == 1
+        assert (await store.stats(detail="detailed"))["detailed"]["read_throughs"] == 2
 
 
 async def test_reads_through_the_second_connection_see_the_hot_tier(store: TieredStore) -> None:
