@@ -19,7 +19,7 @@ import orjson
 from swarm_mcp.errors import Conflict, InvalidArgument, Unavailable
 
 from ._limits import check_limit, check_version
-from ._writer import in_writer_thread, rollback
+from ._writer import in_writer_thread, transaction
 
 if TYPE_CHECKING:
     from ._store import KVCore
@@ -175,8 +175,7 @@ class _Table(Generic[R]):
         self, conn: sqlite3.Connection, record_id: str, values: dict[str, Any], if_version: int | None, now: float
     ) -> tuple[float, int]:
         """On the writer's thread: check `if_version`, upsert; (created, new version)."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             row = conn.execute(f"SELECT version, created FROM {self._table} WHERE id = ?", (record_id,)).fetchone()
             if row is None:  # absent: continue from the version it had when deleted, if it was
                 current, created = 0, now
@@ -184,7 +183,7 @@ class _Table(Generic[R]):
                 last = 0 if gone is None else gone[0]
             else:
                 current, created = row
-                last = current
+                last, gone = current, None
             if if_version is not None and if_version != current:
                 raise Conflict(
                     f"{self._what} {record_id!r} was expected at version {if_version} but is at {current}"
@@ -198,12 +197,8 @@ class _Table(Generic[R]):
                 f"ON CONFLICT (id) DO UPDATE SET {updates}, updated = excluded.updated, version = excluded.version",
                 [record_id, *values.values(), created, now, last + 1],
             )
-            if row is None and gone is not None:
+            if gone is not None:
                 conn.execute(_FORGET_TOMBSTONE, (self._table, record_id))
-            conn.execute("COMMIT")
-        except BaseException:
-            rollback(conn)
-            raise
         return created, last + 1
 
     async def delete(self, record_id: str, *, if_version: int | None = None) -> bool:
@@ -227,8 +222,7 @@ class _Table(Generic[R]):
 
     def _remove(self, conn: sqlite3.Connection, record_id: str, if_version: int | None) -> bool:
         """On the writer's thread: check `if_version`, delete (the trigger keeps the tombstone)."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             row = conn.execute(f"SELECT version FROM {self._table} WHERE id = ?", (record_id,)).fetchone()
             current = 0 if row is None else row[0]
             if if_version is not None and if_version != current:
@@ -237,10 +231,6 @@ class _Table(Generic[R]):
                     f"read it again and retry with if_version={current}"
                 )
             conn.execute(f"DELETE FROM {self._table} WHERE id = ?", (record_id,))
-            conn.execute("COMMIT")
-        except BaseException:
-            rollback(conn)
-            raise
         return current != 0
 
 

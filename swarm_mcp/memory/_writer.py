@@ -13,7 +13,8 @@ thread runs from start to end: one round trip per flush and per index batch.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -22,7 +23,7 @@ from anyio.lowlevel import checkpoint
 
 from . import _sql
 
-__all__ = ("Prepared", "in_writer_thread", "index_batch", "rollback", "write_batch")
+__all__ = ("Prepared", "in_writer_thread", "index_batch", "transaction", "write_batch")
 
 T = TypeVar("T")
 _dumps = orjson.dumps
@@ -73,8 +74,7 @@ def write_batch(conn: sqlite3.Connection, batch: Prepared, now: float) -> None:
     backlog), access-time touches. Rolled back on any error."""
     odd_dead = [(r[0], r[1], r[6], now) for r in batch.odd if r[2] is None]
     odd_live = [r for r in batch.odd if r[2] is not None]
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         for doc in batch.dead:
             conn.execute(_sql.TOMBSTONE_JSON, (doc, now))
             conn.execute(_sql.DELETE_JSON, (doc,))
@@ -94,17 +94,12 @@ def write_batch(conn: sqlite3.Connection, batch: Prepared, now: float) -> None:
             conn.execute(_sql.TOUCH_JSON, (doc,))
         if batch.odd_touches:
             conn.executemany(_sql.TOUCH_ROW, batch.odd_touches)
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
 
 
 def index_batch(conn: sqlite3.Connection, limit: int | None) -> tuple[int, bool]:
     """One transaction indexing the FTS backlog (at most `limit` rows; None: all of it).
     Returns (rows indexed, whether the backlog is now empty). Rolled back on any error."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         end = _sql.LAST_ID
         if limit is not None:
             row = conn.execute(_sql.BACKLOG_BATCH_END, (limit - 1,)).fetchone()
@@ -113,15 +108,22 @@ def index_batch(conn: sqlite3.Connection, limit: int | None) -> tuple[int, bool]
         conn.execute(_sql.FTS_UNINDEX_BACKLOG, (end,))
         conn.execute(_sql.FTS_INDEX_BACKLOG, (end,))
         indexed = conn.execute(_sql.CLEAR_BACKLOG, (end,)).rowcount
-        conn.execute("COMMIT")
-    except BaseException:
-        rollback(conn)
-        raise
     return indexed, end == _sql.LAST_ID
 
 
-def rollback(conn: sqlite3.Connection) -> None:
-    """Roll back the connection's transaction, if one is open."""
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back when the body raises (anything)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback(conn)
+        raise
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
     try:
         conn.execute("ROLLBACK")
     except sqlite3.Error:
