@@ -291,11 +291,7 @@ class KVCore:
         if durable:
             await self._flush_until(seq)
         elif len(dirty) % self._max_dirty == 0:
-            # Wake the flusher and yield once: a caller that never awaits anything else would
-            # otherwise starve it. (The lock is fast_acquire, so one yield lets it take the batch.)
-            self._wake.set()
-            await checkpoint()
-            await self._keep_within_window()
+            await self._make_way_for_the_flusher()
         return entry
 
     async def get(self, namespace: str, key: str) -> Entry | None:
@@ -372,9 +368,7 @@ class KVCore:
         if durable:
             await self._flush_until(self._seq)
         elif len(self._dirty) % self._max_dirty == 0:
-            self._wake.set()
-            await checkpoint()
-            await self._keep_within_window()
+            await self._make_way_for_the_flusher()
         return current != 0
 
     # ---- read-through ------------------------------------------------------------------
@@ -489,12 +483,16 @@ class KVCore:
                     return
                 await self._flush_locked()
 
-    async def _keep_within_window(self) -> None:
-        """Backpressure for writers that outrun the flusher. When the oldest pending write has
-        waited longer than `flush_interval`, wait until a flush takes the pending writes as its
-        batch (the writer then goes on while that batch commits): a burst of puts cannot leave
-        more than one flush window uncommitted, which is what the kill -9 contract promises.
-        Not while flushes are failing: writes then stay in memory, as the contract says."""
+    async def _make_way_for_the_flusher(self) -> None:
+        """Every `flush_max_dirty` writes: wake the flusher and yield once (a writer that never
+        awaits anything else would starve it; the lock is fast_acquire, so one yield lets it take
+        the batch). Then backpressure for writers that outrun it: when the oldest pending write
+        has waited longer than `flush_interval`, wait until a flush takes the pending writes as
+        its batch (the writer goes on while that batch commits), so a burst cannot leave more
+        than one flush window uncommitted, which is what the kill -9 contract promises. Not while
+        flushes are failing: writes then stay in memory, as the contract says."""
+        self._wake.set()
+        await checkpoint()
         pending = self._dirty
         if not pending or _monotonic() - self._dirty_since <= self._window:
             return
