@@ -234,6 +234,18 @@ class _Table(Generic[R]):
         return current != 0
 
 
+def _append_events(conn: sqlite3.Connection, rows: list[tuple[Any, ...]], now: float) -> list[int]:
+    """On the writer's thread, one transaction: insert the events in order; their `seq`s."""
+    with transaction(conn):
+        return [
+            conn.execute(
+                "INSERT INTO events (time, kind, swarm_id, agent_id, task_id, data) VALUES (?, ?, ?, ?, ?, ?)",
+                (now, *row),
+            ).lastrowid or 0
+            for row in rows
+        ]
+
+
 _TOMBSTONE = "SELECT version FROM record_tombstones WHERE kind = ? AND id = ?"
 _FORGET_TOMBSTONE = "DELETE FROM record_tombstones WHERE kind = ? AND id = ?"
 
@@ -379,28 +391,17 @@ class EventLog:
             for what, value in (("swarm_id", swarm_id), ("agent_id", agent_id), ("task_id", task_id)):
                 _check_id(what, value, optional=True)
             rows.append((kind, swarm_id, agent_id, task_id, _json("data", data)))
-        out = []
+        now = core._clock()
         async with core._write_lock:
             with anyio.CancelScope(shield=True):
-                db = core._db
-                await db.execute("BEGIN IMMEDIATE")
                 try:
-                    now = core._clock()
-                    for kind, swarm_id, agent_id, task_id, data in rows:
-                        cursor = await db.execute(
-                            "INSERT INTO events (time, kind, swarm_id, agent_id, task_id, data) VALUES (?, ?, ?, ?, ?, ?)",
-                            (now, kind, swarm_id, agent_id, task_id, data),
-                        )
-                        out.append(EventRecord(cursor.lastrowid or 0, now, kind, swarm_id, agent_id, task_id,
-                                               orjson.loads(data)))
-                    await db.execute("COMMIT")
+                    seqs = await in_writer_thread(core._db, _append_events, rows, now)
                 except sqlite3.Error as exc:
-                    await core._rollback()
                     raise Unavailable(f"Could not append events ({exc})") from exc
-                except BaseException:
-                    await core._rollback()
-                    raise
-        return out
+        return [
+            EventRecord(seq, now, kind, swarm_id, agent_id, task_id, orjson.loads(data))
+            for seq, (kind, swarm_id, agent_id, task_id, data) in zip(seqs, rows, strict=True)
+        ]
 
     async def list(
         self, *, after_seq: int = 0, swarm_id: str | None = None, agent_id: str | None = None,

@@ -45,7 +45,7 @@ from ._limits import (
 from ._reader import ReadConnection
 from ._types import Entry, StoreConfig, make_entry
 from ._writer import CHUNK as _CHUNK
-from ._writer import Prepared, in_writer_thread, index_batch, write_batch
+from ._writer import Prepared, in_writer_thread, index_batch, sweep_expired, write_batch
 
 log = structlog.get_logger()
 
@@ -669,12 +669,6 @@ class KVCore:
                 await self._flush_locked()
                 await self._index_locked(None)
 
-    async def _rollback(self) -> None:
-        try:
-            await self._db.execute("ROLLBACK")
-        except (sqlite3.Error, ValueError):
-            pass  # no transaction left to roll back
-
     def _flush_failed(self, exc: Exception) -> Unavailable:
         self._flush_failures += 1
         pending = len(self._dirty)
@@ -737,20 +731,14 @@ class KVCore:
             now = self._clock()
             self._drop_expired_hot(now)
             with anyio.CancelScope(shield=True):
-                await self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    await self._db.execute(_sql.TOMBSTONE_EXPIRED, (now,))
-                    cursor = await self._db.execute(_sql.DELETE_EXPIRED, (now,))
-                    await self._db.execute(_sql.PURGE_TOMBSTONES, (now - self._config.tombstone_horizon,))
-                    await self._db.execute(_sql.PURGE_RECORD_TOMBSTONES, (self._config.tombstone_horizon,))
-                    await self._db.execute("COMMIT")
+                    swept = await in_writer_thread(self._db, sweep_expired, now, self._config.tombstone_horizon)
                 except sqlite3.Error as exc:
-                    await self._rollback()
                     raise self._flush_failed(exc) from exc
-        if cursor.rowcount:
+        if swept:
             self._fts_pending = True
-        self._swept += cursor.rowcount
-        return cursor.rowcount
+        self._swept += swept
+        return swept
 
     def _drop_expired_hot(self, now: float) -> None:
         heap, hot, lru = self._expiry, self._hot, self._lru

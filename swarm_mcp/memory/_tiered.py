@@ -26,7 +26,7 @@ from ._reader import ReadConnection
 from ._records import AgentTable, EventLog, NetworkTable, SwarmTable, TaskTable
 from ._schema import SCHEMA_VERSION, open_db
 from ._store import KEYS_SQL, KVCore, entry_from_row
-from ._transfer import backup_sync, export_sync, parse_import
+from ._transfer import apply_import, backup_sync, export_sync, parse_import
 from ._types import (
     BackupReport,
     Entry,
@@ -38,6 +38,7 @@ from ._types import (
     StoreConfig,
     make_entry,
 )
+from ._writer import in_writer_thread
 
 log = structlog.get_logger()
 
@@ -394,30 +395,12 @@ class TieredStore(KVCore):
         return report
 
     async def _apply_import(self, rows: list[tuple[Any, ...]], mode: ImportMode, namespace: str | None) -> tuple[int, int]:
-        db = self._db
-        deleted = skipped = 0
-        await db.execute("BEGIN IMMEDIATE")
         try:
-            if mode == "replace":
-                await db.execute(_sql.TOMBSTONE_NAMESPACE, (namespace, self._clock()))
-                deleted = (await db.execute(_sql.DELETE_NAMESPACE, (namespace,))).rowcount
-            await db.executemany(_sql.STAGE_INSERT, rows)
-            if mode == "merge":
-                skipped = (await db.execute(_sql.MARK_STAGED_NEWER)).rowcount
-            await db.execute(_sql.LIFT_STAGED_ABOVE_TOMBSTONES)
-            before = (await db.execute_fetchall(_sql.MAX_ID))[0][0]
-            await db.execute(_sql.UPSERT_STAGED)
-            await db.execute(_sql.BACKLOG_NEW, (before,))
-            await db.execute(_sql.CLEAR_STAGE)
-            await db.execute("COMMIT")
+            counts = await in_writer_thread(self._db, apply_import, rows, mode, namespace, self._clock())
         except sqlite3.Error as exc:
-            await self._rollback()
             raise Unavailable(f"Import into {str(self._config.path)!r} failed ({exc}); nothing was imported") from exc
-        except BaseException:
-            await self._rollback()
-            raise
         self._fts_pending = True
-        return deleted, skipped
+        return counts
 
     async def backup(self, path: Path) -> BackupReport:
         """A consistent copy of the whole database (entries and records) through SQLite's

@@ -1,4 +1,5 @@
-"""Export, import and backup: blocking work done on a worker thread with its own connection.
+"""Export, import and backup: blocking work done on a worker thread (export and backup with their
+own connections; import on the writer's thread, in one transaction).
 
 Export format (JSON Lines, UTF-8): the first line is a header
 `{"format": "swarm-mcp-memory", "version": 1, "exported_at": …, "namespace": … | null}`,
@@ -22,6 +23,7 @@ from swarm_mcp.errors import InvalidArgument, SwarmError, Unavailable
 
 from . import _sql
 from ._limits import check_key, check_metadata, check_namespace, check_tags, dump_json
+from ._writer import transaction
 
 EXPORT_FORMAT = "swarm-mcp-memory"
 EXPORT_VERSION = 1
@@ -150,6 +152,28 @@ def parse_import(path: Path, *, now: float, max_value_bytes: int) -> ParsedImpor
             expires_at, size,
         ))
     return ParsedImport(namespace=namespace, rows=rows, expired=expired)
+
+
+def apply_import(
+    conn: sqlite3.Connection, rows: list[tuple[Any, ...]], mode: str, namespace: str | None, now: float
+) -> tuple[int, int]:
+    """On the writer's thread, one transaction: stage the parsed rows, then (replace) delete the
+    namespace leaving tombstones, or (merge) drop staged rows the store has at an equal or newer
+    version; upsert the rest above any tombstone. Returns (entries deleted, rows skipped)."""
+    deleted = skipped = 0
+    with transaction(conn):
+        if mode == "replace":
+            conn.execute(_sql.TOMBSTONE_NAMESPACE, (namespace, now))
+            deleted = conn.execute(_sql.DELETE_NAMESPACE, (namespace,)).rowcount
+        conn.executemany(_sql.STAGE_INSERT, rows)
+        if mode == "merge":
+            skipped = conn.execute(_sql.MARK_STAGED_NEWER).rowcount
+        conn.execute(_sql.LIFT_STAGED_ABOVE_TOMBSTONES)
+        before = conn.execute(_sql.MAX_ID).fetchone()[0]
+        conn.execute(_sql.UPSERT_STAGED)
+        conn.execute(_sql.BACKLOG_NEW, (before,))
+        conn.execute(_sql.CLEAR_STAGE)
+    return deleted, skipped
 
 
 def backup_sync(db_path: Path, dest: Path) -> tuple[int, int, float]:

@@ -23,7 +23,7 @@ from anyio.lowlevel import checkpoint
 
 from . import _sql
 
-__all__ = ("Prepared", "in_writer_thread", "index_batch", "transaction", "write_batch")
+__all__ = ("Prepared", "in_writer_thread", "index_batch", "sweep_expired", "transaction", "write_batch")
 
 T = TypeVar("T")
 _dumps = orjson.dumps
@@ -109,6 +109,18 @@ def index_batch(conn: sqlite3.Connection, limit: int | None) -> tuple[int, bool]
         conn.execute(_sql.FTS_INDEX_BACKLOG, (end,))
         indexed = conn.execute(_sql.CLEAR_BACKLOG, (end,)).rowcount
     return indexed, end == _sql.LAST_ID
+
+
+def sweep_expired(conn: sqlite3.Connection, now: float, horizon: float) -> int:
+    """One transaction: delete entries expired at `now`, leaving tombstones with their versions;
+    forget entry tombstones older than `horizon` (store clock) and record tombstones older than
+    `horizon` (SQLite's clock). Returns the entries deleted."""
+    with transaction(conn):
+        conn.execute(_sql.TOMBSTONE_EXPIRED, (now,))
+        deleted = conn.execute(_sql.DELETE_EXPIRED, (now,)).rowcount
+        conn.execute(_sql.PURGE_TOMBSTONES, (now - horizon,))
+        conn.execute(_sql.PURGE_RECORD_TOMBSTONES, (horizon,))
+    return deleted
 
 
 @contextmanager
