@@ -90,22 +90,30 @@ def _rprop_init(layers: Layers, hyper: Hyper, key: jax.Array) -> RpropState:
     return RpropState(_map(lambda w: jnp.full_like(w, hyper.rprop_delta_zero), layers), _map(jnp.zeros_like, layers))
 
 
+def _rprop_move(
+    w: jax.Array, slope: jax.Array, step: jax.Array, prev: jax.Array, hyper: Hyper
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """FANN's iRPROP- step for one layer: (weight moved by ±step, clipped to ±1500; the new step;
+    the slope to remember, zeroed after a sign change). A zero slope moves by +step."""
+    prev_step = jnp.maximum(step, 0.0001)
+    grow = prev * slope >= 0
+    next_step = jnp.where(
+        grow,
+        jnp.minimum(prev_step * hyper.rprop_increase_factor, hyper.rprop_delta_max),
+        jnp.maximum(prev_step * hyper.rprop_decrease_factor, hyper.rprop_delta_min),
+    )
+    slope = jnp.where(grow, slope, 0.0)
+    moved = jnp.where(slope < 0, jnp.maximum(w - next_step, -1500.0), jnp.minimum(w + next_step, 1500.0))
+    return moved, next_step, slope
+
+
 def _rprop_fann_update(
     layers: Layers, slopes: Layers, state: RpropState, hyper: Hyper, info: StepInfo
 ) -> tuple[Layers, RpropState]:
     """fann_update_weights_irpropm: moves by +step when the slope is 0 (FANN spec §2.4.3)."""
 
     def one(w: jax.Array, slope: jax.Array, step: jax.Array, prev: jax.Array) -> tuple[jax.Array, ...]:
-        prev_step = jnp.maximum(step, 0.0001)
-        grow = prev * slope >= 0
-        next_step = jnp.where(
-            grow,
-            jnp.minimum(prev_step * hyper.rprop_increase_factor, hyper.rprop_delta_max),
-            jnp.maximum(prev_step * hyper.rprop_decrease_factor, hyper.rprop_delta_min),
-        )
-        slope = jnp.where(grow, slope, 0.0)
-        w = jnp.where(slope < 0, jnp.maximum(w - next_step, -1500.0), jnp.minimum(w + next_step, 1500.0))
-        return w, next_step, slope
+        return _rprop_move(w, slope, step, prev, hyper)
 
     out = _map(one, layers, slopes, state.step, state.prev_slope)
     return _unzip3(layers, out, RpropState)
@@ -118,15 +126,7 @@ def _rprop_textbook_update(
     after a sign change) leaves the weight alone instead of adding +step (FANN spec §2.4.3)."""
 
     def one(w: jax.Array, slope: jax.Array, step: jax.Array, prev: jax.Array) -> tuple[jax.Array, ...]:
-        prev_step = jnp.maximum(step, 0.0001)
-        grow = prev * slope >= 0
-        next_step = jnp.where(
-            grow,
-            jnp.minimum(prev_step * hyper.rprop_increase_factor, hyper.rprop_delta_max),
-            jnp.maximum(prev_step * hyper.rprop_decrease_factor, hyper.rprop_delta_min),
-        )
-        slope = jnp.where(grow, slope, 0.0)
-        moved = jnp.where(slope < 0, jnp.maximum(w - next_step, -1500.0), jnp.minimum(w + next_step, 1500.0))
+        moved, next_step, slope = _rprop_move(w, slope, step, prev, hyper)
         return jnp.where(slope == 0, w, moved), next_step, slope
 
     out = _map(one, layers, slopes, state.step, state.prev_slope)
