@@ -15,14 +15,15 @@ import json
 import os
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from messages_standin import serving_http
 
 __all__ = (
     "CLAUDE_CODE",
@@ -276,17 +277,9 @@ def running_tripwire() -> Iterator[Tripwire]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    tripwire.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="tripwire", daemon=True)
-    thread.start()
-    try:
+    with serving_http(Handler, "tripwire") as port:
+        tripwire.port = port
         yield tripwire
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 # -- Claude Code -----------------------------------------------------------------------------

@@ -202,16 +202,24 @@ def _handler(standin: MessagesStandIn) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def running_standin(standin: MessagesStandIn) -> Iterator[MessagesStandIn]:
-    """Serve `standin` on a free localhost port in a background thread for the block's duration."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(standin))
+def serving_http(handler: type[BaseHTTPRequestHandler], name: str) -> Iterator[int]:
+    """Serve `handler` on a free localhost port in a background thread for the block's duration;
+    yields the port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    standin.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="messages-standin", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name=name, daemon=True)
     thread.start()
     try:
-        yield standin
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def running_standin(standin: MessagesStandIn) -> Iterator[MessagesStandIn]:
+    """Serve `standin` on a free localhost port in a background thread for the block's duration."""
+    with serving_http(_handler(standin), "messages-standin") as port:
+        standin.port = port
+        yield standin
