@@ -3,7 +3,8 @@
 A tool is an async function: its name is the tool name, its docstring the description (written
 for the model), its type hints the input schema (pydantic validates the arguments), and its
 return type (a `TypedDict`) the output schema. A parameter typed `ToolContext` receives the call
-context instead of an argument.
+context instead of an argument. Arguments are camelCase on the wire (`network_id` is `networkId`),
+and the Python snake_case name is accepted as an alias, so both spellings work everywhere.
 
 Every outcome becomes a `CallToolResult`: success carries `structuredContent` and the same JSON as
 text; a `SwarmError` or invalid arguments become `isError: true` with a message that says what was
@@ -27,7 +28,8 @@ import anyio
 import typing_extensions
 import orjson
 import structlog
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic.fields import FieldInfo
 
 from ..errors import SwarmError
 from ..protocol import CallInfo, ProgressFn
@@ -35,11 +37,22 @@ from ..protocol import CallInfo, ProgressFn
 if TYPE_CHECKING:
     from ..app import App
 
-__all__ = ("ToolContext", "ToolRegistry", "ToolSpec")
+__all__ = ("ToolContext", "ToolRegistry", "ToolSpec", "wire_name")
 
 log = structlog.get_logger("swarm_mcp.tools")
 
 ToolFn = Callable[..., Awaitable[Mapping[str, Any]]]
+
+
+def wire_name(name: str) -> str:
+    """The camelCase name an argument has on the wire: `swarm_id` -> `swarmId`. Every tool
+    accepts the Python (snake_case) name too, as an alias."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _has_alias(hint: Any) -> bool:
+    return any(isinstance(meta, FieldInfo) and meta.alias for meta in getattr(hint, "__metadata__", ()))
 
 
 class ToolContext:
@@ -88,9 +101,12 @@ def _strip_titles(node: Any, *, naming: bool = False) -> Any:
 
 def _describe_validation(tool: str, exc: ValidationError, arguments: type[BaseModel]) -> str:
     problems = []
+    wire_of = {name: f.alias for name, f in arguments.model_fields.items() if f.alias and f.alias != name}
     for error in exc.errors(include_url=False):
         where = ".".join(str(part) for part in error["loc"]) or "arguments"
-        if error["type"] == "extra_forbidden":
+        if error["type"] == "extra_forbidden" and where in wire_of:
+            problems.append(f"{where!r} and {wire_of[where]!r} are the same argument; give it once")
+        elif error["type"] == "extra_forbidden":
             problems.append(f"unknown argument {where!r}")
         elif error["type"] == "missing":
             problems.append(f"missing required argument {where!r}")
@@ -141,8 +157,14 @@ class ToolRegistry:
                 context_param = param.name
                 continue
             default = ... if param.default is inspect.Parameter.empty else param.default
+            alias = wire_name(param.name)
+            if alias != param.name and not _has_alias(hint):
+                default = Field(default, alias=alias)
             fields[param.name] = (hint, default)
-        arguments = create_model(f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
+        arguments = create_model(
+            f"{name}_arguments", __config__=ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True),
+            **fields,
+        )
         wire: dict[str, Any] = {
             "name": name,
             "description": inspect.cleandoc(fn.__doc__ or "").strip(),

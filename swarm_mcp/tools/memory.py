@@ -17,7 +17,7 @@ from .. import hostinfo
 from ..errors import Conflict, InvalidArgument
 from ..memory import Entry, VersionConflict
 from ..paths import confine
-from ._registry import ToolContext, ToolRegistry
+from ._registry import ToolContext, ToolRegistry, wire_name
 
 __all__ = ("register",)
 
@@ -35,7 +35,6 @@ _USES: dict[str, frozenset[str]] = {
     "import": frozenset({"path", "mode"}),
     "backup": frozenset({"path"}),
 }
-_WIRE = {"if_version": "ifVersion", "agent_id": "agentId"}
 
 
 class MemoryUsage(TypedDict):
@@ -115,7 +114,7 @@ def _jax_memory() -> dict[str, Any] | None:
 
 
 def _check_arguments(action: str, provided: frozenset[str]) -> None:
-    given = {_WIRE.get(name, name) for name in provided} - {"action"}
+    given = {wire_name(name) for name in provided} - {"action"}
     stray = sorted(given - _USES[action])
     if stray:
         users = {arg: sorted(a for a, uses in _USES.items() if arg in uses) for arg in stray}

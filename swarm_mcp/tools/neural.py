@@ -121,13 +121,13 @@ def _networks_dir(ctx: ToolContext) -> Path:
 def _data_source(ctx: ToolContext, inputs: Matrix | None, outputs: Matrix | None, data_path: str | None) -> Any:
     if data_path is not None:
         if inputs is not None or outputs is not None:
-            raise InvalidArgument("give either inputs and outputs, or data_path, not both")
-        path = confine(data_path, ctx.app.config.data_dir, allow_external=ctx.app.config.allow_external_paths, what="data_path")
+            raise InvalidArgument("give either inputs and outputs, or dataPath, not both")
+        path = confine(data_path, ctx.app.config.data_dir, allow_external=ctx.app.config.allow_external_paths, what="dataPath")
         if not path.is_file():
             raise InvalidArgument(f"no data file at {path}; put a FANN .data file in the data dir, or pass inputs and outputs")
         return lambda neural: neural.read_data(path)
     if inputs is None or outputs is None:
-        raise InvalidArgument("training data is missing: pass inputs and outputs (lists of rows), or data_path")
+        raise InvalidArgument("training data is missing: pass inputs and outputs (lists of rows), or dataPath")
     return as_data(inputs, outputs)
 
 
@@ -138,9 +138,9 @@ async def neural_create(
     output_activation: Annotated[ActivationName, Field(description="Activation of the output layer.")] = "sigmoid_stepwise",
     hidden_steepness: Annotated[float, Field(gt=0, le=100, description="Steepness of hidden layers.")] = 0.5,
     output_steepness: Annotated[float, Field(gt=0, le=100, description="Steepness of the output layer.")] = 0.5,
-    network_type: Annotated[Literal["layered", "sparse", "shortcut"], Field(description="layered (fully connected), sparse (connection_rate of the links), or shortcut (every layer sees all earlier ones; cascade2 grows these).")] = "layered",
+    network_type: Annotated[Literal["layered", "sparse", "shortcut"], Field(description="layered (fully connected), sparse (connectionRate of the links), or shortcut (every layer sees all earlier ones; cascade2 grows these).")] = "layered",
     connection_rate: Annotated[float, Field(gt=0, le=1, description="Fraction of connections kept (sparse only).")] = 1.0,
-    init: Annotated[Literal["uniform", "widrow_nguyen"], Field(description="Initial weights: uniform in init_range, or FANN's Widrow-Nguyen for inputs in input_range.")] = "uniform",
+    init: Annotated[Literal["uniform", "widrow_nguyen"], Field(description="Initial weights: uniform in initRange, or FANN's Widrow-Nguyen for inputs in inputRange.")] = "uniform",
     init_range: Annotated[list[float], Field(min_length=2, max_length=2, description="[low, high] for uniform init.")] = [-0.1, 0.1],  # noqa: B006
     input_range: Annotated[list[float], Field(min_length=2, max_length=2, description="[min, max] of the inputs, for widrow_nguyen.")] = [-1.0, 1.0],  # noqa: B006
     storage_dtype: Annotated[Literal["float32", "bfloat16"], Field(description="How weights are stored (compute is float32).")] = "float32",
@@ -157,14 +157,14 @@ async def neural_create(
         raise InvalidArgument(f"every layer needs at least 1 neuron, got {layers}")
     service._check_sizes(layers)
     if network_type == "sparse" and connection_rate >= 1:
-        raise InvalidArgument("a sparse network needs connection_rate below 1, e.g. 0.5; or use network_type 'layered'")
+        raise InvalidArgument("a sparse network needs connectionRate below 1, e.g. 0.5; or use networkType 'layered'")
     if network_type != "sparse" and connection_rate < 1:
-        raise InvalidArgument(f"connection_rate applies to sparse networks; set network_type 'sparse' (got {network_type!r})")
+        raise InvalidArgument(f"connectionRate applies to sparse networks; set networkType 'sparse' (got {network_type!r})")
     low, high = init_range
     if not low < high:
-        raise InvalidArgument(f"init_range must be [low, high] with low < high, got {init_range}")
+        raise InvalidArgument(f"initRange must be [low, high] with low < high, got {init_range}")
     if init == "widrow_nguyen" and not input_range[0] < input_range[1]:
-        raise InvalidArgument(f"input_range must be [min, max] with min < max, got {input_range}")
+        raise InvalidArgument(f"inputRange must be [min, max] with min < max, got {input_range}")
     chosen_seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
     new_id = service.new_id(network_id)
 
@@ -208,7 +208,7 @@ async def neural_train(
     params: Annotated[dict[str, float] | None, Field(description="Other FANN training parameters by name, e.g. {'rprop_delta_max': 20}.")] = None,
     rprop_variant: Annotated[Literal["fann", "textbook"] | None, Field(description="fann: FANN's RPROP rule (default); textbook: iRPROP- proper.")] = None,
     error_function: Annotated[Literal["tanh", "linear"] | None, Field(description="Error backpropagated (FANN default tanh).")] = None,
-    stop_function: Annotated[Literal["mse", "bit"] | None, Field(description="Stop test: mse <= desired_error, or bit fails <= desired_error.")] = None,
+    stop_function: Annotated[Literal["mse", "bit"] | None, Field(description="Stop test: mse <= desiredError, or bit fails <= desiredError.")] = None,
     max_epochs: Annotated[int, Field(gt=0, le=10_000_000, description="Most epochs to train.")] = 1000,
     desired_error: Annotated[float, Field(ge=0, description="Stop once the stop test passes.")] = 0.001,
     epochs_between_reports: Annotated[int | None, Field(gt=0, description="History (and progress) every this many epochs; default about 20 reports.")] = None,

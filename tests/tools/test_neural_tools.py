@@ -162,7 +162,7 @@ async def test_progress_is_reported_and_cancelling_stops_training_but_keeps_its_
         ("neural_create", {"layers": [2, 100000, 1]}, "neural_max_layer_size"),
         ("neural_create", {"layers": [2]}, "at least 2 items"),
         ("neural_create", {"layers": [2, 1], "hidden_activation": "swish"}, "'sigmoid_stepwise'"),
-        ("neural_create", {"layers": [2, 3, 1], "network_type": "sparse"}, "connection_rate below 1"),
+        ("neural_create", {"layers": [2, 3, 1], "network_type": "sparse"}, "connectionRate below 1"),
         ("neural_run", {"network_id": "@net", "inputs": [[1, 2, 3]]}, "needs 2 per row"),
         ("neural_train", {"network_id": "@net", "inputs": XOR_IN, "outputs": XOR_OUT, "max_epochs": 0}, "greater than 0"),
         ("neural_train", {"network_id": "@net", "inputs": XOR_IN, "outputs": XOR_OUT, "algorithm": "sgd"}, "'rprop'"),

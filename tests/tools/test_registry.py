@@ -91,3 +91,21 @@ async def test_an_internal_failure_returns_an_error_id_and_keeps_the_traceback_o
 async def test_a_success_carries_structured_content_and_the_same_json_as_text(registry) -> None:
     result = await registry.call_tool("pick", {"color": "red", "size": 4}, CallInfo("test"))
     assert result == {"content": [{"type": "text", "text": '{"n":4}'}], "structuredContent": {"n": 4}, "isError": False}
+
+
+async def snake(ctx: ToolContext, swarm_id: str, max_agents: int = 1) -> Out:
+    """Echo a count."""
+    return {"n": max_agents}
+
+
+async def test_arguments_are_camel_case_on_the_wire_and_accept_their_snake_case_alias(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, _):
+        registry = ToolRegistry(app)
+        registry.add(snake)
+        schema = registry.list_tools()[0]["inputSchema"]
+        assert sorted(schema["properties"]) == ["maxAgents", "swarmId"] and schema["required"] == ["swarmId"]
+        camel = await registry.call_tool("snake", {"swarmId": "s", "maxAgents": 4}, CallInfo("test"))
+        snake_case = await registry.call_tool("snake", {"swarm_id": "s", "max_agents": 5}, CallInfo("test"))
+        assert camel["structuredContent"] == {"n": 4} and snake_case["structuredContent"] == {"n": 5}
+        both = await registry.call_tool("snake", {"swarmId": "s", "swarm_id": "t"}, CallInfo("test"))
+        assert both["isError"] and "'swarm_id' and 'swarmId' are the same argument" in both["content"][0]["text"]
