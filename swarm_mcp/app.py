@@ -21,6 +21,7 @@ from . import __version__
 from .config import Config
 from .datadir import DataDirLock, ensure_data_dir
 from .memory import StoreConfig, TieredStore, open_store
+from .neural_runtime import NeuralRuntime
 from .neural_service import NeuralService
 from .protocol import ServerIdentity
 
@@ -121,16 +122,16 @@ async def open_app(
     lock.acquire(tcp_url=None)
     try:
         async with open_store(store_config(config), clock=clock) as store:
+            runtime = NeuralRuntime(
+                config.data_dir / "jax-cache", workers=config.neural_workers, host_devices=config.neural_host_devices,
+                after_jax_import=after_jax_import,
+            )
             app = App(
                 config=config,
                 identity=ServerIdentity("swarm-mcp", __version__, SERVER_INSTRUCTIONS),
                 lock=lock,
                 store=store,
-                neural=NeuralService(
-                    store, config.data_dir, max_layer_size=config.neural_max_layer_size,
-                    workers=config.neural_workers, host_devices=config.neural_host_devices, clock=clock,
-                    after_jax_import=after_jax_import,
-                ),
+                neural=NeuralService(store, runtime, max_layer_size=config.neural_max_layer_size, clock=clock),
                 clock=clock,
                 stopper=stopper or Stopper(),
             )

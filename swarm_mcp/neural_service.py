@@ -1,8 +1,7 @@
 """The daemon's standalone neural networks: ids, persistence, and compute off the event loop.
 
-`swarm_mcp.neural` (and so JAX) is imported the first time a network is needed, in a worker
-thread, after pointing JAX's persistent compilation cache at `<data_dir>/jax-cache` so a restart
-does not recompile. Every network lives in the store (`store.networks`: a summary as metadata and
+JAX comes from the daemon's shared `NeuralRuntime`, loaded the first time a network is needed.
+Every network lives in the store (`store.networks`: a summary as metadata and
 the exact JSON image as the blob), so it survives a restart; loaded networks are cached here.
 Training, running and testing run in worker threads (at most `neural_workers` at once), one
 operation per network at a time. Long training reports progress and stops at the next report
@@ -12,10 +11,8 @@ point when its call is cancelled, keeping (and saving) what it trained so far.
 from __future__ import annotations
 
 import functools
-import os
 import re
 import secrets
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -32,6 +29,7 @@ import orjson
 import structlog
 
 from .errors import InvalidArgument, LimitExceeded, NotFound
+from .neural_runtime import NeuralRuntime
 
 if TYPE_CHECKING:
     from .memory import TieredStore
@@ -115,77 +113,22 @@ class _Slot:
 
 
 class NeuralService:
-    """Standalone networks of the daemon (the swarm engine's populations are separate)."""
+    """Standalone networks of the daemon (agent brains live in the swarm engine, on the same runtime)."""
 
-    def __init__(self, store: TieredStore, data_dir: Path, *, max_layer_size: int, workers: int = 2,
-                 host_devices: int = 0, clock: Callable[[], float] = time.time,
-                 after_jax_import: Callable[[], None] | None = None) -> None:
+    def __init__(self, store: TieredStore, runtime: NeuralRuntime, *, max_layer_size: int,
+                 clock: Callable[[], float] = time.time) -> None:
         self._store = store
-        self._cache_dir = data_dir / "jax-cache"
+        self.runtime = runtime
         self.max_layer_size = max_layer_size
-        self._limiter = anyio.CapacityLimiter(workers)
-        self._host_devices = host_devices
         self._clock = clock
-        self._after_jax_import = after_jax_import
         self._slots: dict[str, _Slot] = {}
         self._loaded_from_store = False
-        self._jax_lock = threading.Lock()
-        self.jax_ready = False
-        self.compute_s = 0.0
-
-    # -- JAX, lazily -----------------------------------------------------------------------
 
     def _neural(self) -> Any:
-        """Import `swarm_mcp.neural` (JAX) once, with the persistent compilation cache set up."""
-        with self._jax_lock:
-            if not self.jax_ready:
-                started = time.perf_counter()
-                import jax
-
-                devices = self._host_devices or len(os.sched_getaffinity(0))
-                if devices > 1 and "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-                    try:  # one CPU device per core, so populations shard over every core (before the backend starts)
-                        jax.config.update("jax_num_cpu_devices", devices)
-                    except RuntimeError:
-                        log.warning("jax_cpu_devices_fixed", detail="JAX was already initialised; keeping its devices")
-                import swarm_mcp.neural as neural
-
-                self._cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-                neural.configure_compilation_cache(self._cache_dir)
-                self.jax_ready = True
-                if self._after_jax_import is not None:
-                    self._after_jax_import()
-                log.info("jax_loaded", seconds=round(time.perf_counter() - started, 3), backend=jax.default_backend(),
-                         compilation_cache=str(self._cache_dir))
-        return sys.modules["swarm_mcp.neural"]
-
-    async def _offload_stoppable(self, job: Callable[[], None], stop: threading.Event) -> None:
-        """Run `job` in a worker; if this call is cancelled meanwhile, set `stop` (the job checks it
-        at its report points) and still wait for the worker, so its result can be kept."""
-        failure: Exception | None = None
-        async with anyio.create_task_group() as watch:
-
-            async def set_stop_when_cancelled() -> None:
-                try:
-                    await anyio.sleep_forever()
-                finally:
-                    stop.set()
-
-            watch.start_soon(set_stop_when_cancelled)
-            try:
-                await self._offload(job)
-            except Exception as exc:  # re-raised bare below, not wrapped in the task group's group
-                failure = exc
-            watch.cancel_scope.cancel()
-        if failure is not None:
-            raise failure
+        return self.runtime.load()
 
     async def _offload(self, fn: Callable[..., T], *args: Any) -> T:
-        started = time.perf_counter()
-        try:
-            return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=self._limiter)
-        finally:
-            self.compute_s += time.perf_counter() - started
+        return await self.runtime.run(fn, *args)
 
     # -- the registry of networks ----------------------------------------------------------
 
@@ -240,7 +183,7 @@ class NeuralService:
         await self._ensure_listed()
         if network_id in self._slots:
             raise InvalidArgument(f"a network with id {network_id!r} already exists; pick another id or omit it")
-        self._check_sizes(network.layout.sizes)
+        self.check_layers(network.layout.sizes)
         slot = _Slot({"network_id": network_id, "created": self._clock(), "epochs_trained": 0}, 0)
         self._slots[network_id] = slot
         try:
@@ -250,7 +193,12 @@ class NeuralService:
             raise
         return slot.summary
 
-    def _check_sizes(self, sizes: Sequence[int]) -> None:
+    def check_layers(self, sizes: Sequence[int]) -> None:
+        """Refuse layer sizes over the configured limits, before anything is allocated.
+
+        Raises:
+            LimitExceeded: a layer is larger than `neural_max_layer_size`.
+        """
         too_big = [s for s in sizes if s > self.max_layer_size]
         if too_big:
             raise LimitExceeded(
@@ -339,7 +287,7 @@ class NeuralService:
                 cascade_max_neurons, seed, report, holder,
             )
             try:
-                await self._offload_stoppable(job, stop)
+                await self.runtime.run_stoppable(job, stop)
             finally:
                 if "network" in holder:
                     with anyio.CancelScope(shield=True):
@@ -378,22 +326,14 @@ class NeuralService:
         return await self.add(network_id, network, loaded_from=str(path))
 
     def status(self) -> dict[str, Any]:
-        """Facts about the runtime; JAX facts only if JAX is loaded (asking never loads it)."""
+        """Facts about the networks and the runtime; JAX facts only if JAX is loaded (asking never loads it)."""
         loaded = [slot.network for slot in self._slots.values() if slot.network is not None]
-        out: dict[str, Any] = {
-            "jax_loaded": self.jax_ready,
+        return {
+            **self.runtime.status(),
             "networks_known": len(self._slots) if self._loaded_from_store else None,
             "networks_loaded": len(loaded),
             "parameter_bytes_loaded": sum(_param_bytes(n) for n in loaded),
-            "compute_seconds": round(self.compute_s, 3),
-            "workers": self._limiter.total_tokens,
-            "workers_busy": self._limiter.borrowed_tokens,
-            "compilation_cache_dir": str(self._cache_dir),
-            "compilation_cache_files": _count_files(self._cache_dir),
         }
-        if self.jax_ready:
-            out.update(_jax_status(self._neural()))
-        return out
 
 
 # -- work done in worker threads (plain functions: numpy and JAX in, numpy and values out) ---------
@@ -427,44 +367,10 @@ def _param_bytes(network: Network) -> int:
     return int(sum(np.asarray(leaf).nbytes for layer in network.params.layers for leaf in layer))
 
 
-def _count_files(folder: Path) -> int:
-    try:
-        return sum(1 for _ in os.scandir(folder))
-    except OSError:
-        return 0
 
 
-def _jax_status(neural: Any) -> dict[str, Any]:
-    import jax
-
-    devices = []
-    for device in jax.devices():
-        stats = device.memory_stats() or {}
-        devices.append({"id": device.id, "platform": device.platform, "kind": getattr(device, "device_kind", ""),
-                        **{k: v for k, v in stats.items() if k in ("bytes_in_use", "peak_bytes_in_use", "bytes_limit")}})
-    return {
-        "backend": jax.default_backend(),
-        "jax_version": jax.__version__,
-        "devices": devices,
-        "live_arrays": len(jax.live_arrays()),
-        "compiled": _compiled(neural.compile_stats()),
-    }
 
 
-def _compiled(stats: Any) -> dict[str, Any]:
-    """The population kernels compiled so far (standalone networks use the jit caches of the driver)."""
-    return {
-        "compiles": stats.compiles,
-        "recompiles": stats.recompiles,
-        "traces": stats.traces,
-        "persistent_cache_hits": stats.persistent_cache_hits,
-        "compile_seconds": round(stats.compile_seconds, 3),
-        "functions": [
-            {"kind": f.kind, "layers": list(f.layout.sizes), "algorithm": f.algorithm, "capacity": f.capacity,
-             "devices": f.devices, "compile_seconds": round(f.compile_seconds, 3), "from_disk": f.from_disk}
-            for f in stats.functions
-        ],
-    }
 
 
 def _run(neural: Any, network: Network, x: np.ndarray, apply_scaling: bool) -> np.ndarray:
