@@ -167,6 +167,7 @@ def _version() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)  # whatever we create (database, exports, networks, logs, socket) is private to this user
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command is None:

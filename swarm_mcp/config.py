@@ -60,7 +60,9 @@ class Config:
     max_line_bytes: int = _setting(4 * 2**20, "Largest JSON-RPC line accepted on stdio and TCP lines.")
     max_http_body_bytes: int = _setting(4 * 2**20, "Largest HTTP request body accepted at /mcp.")
     shutdown_grace: float = _setting(0.5, "Seconds in-flight requests get to finish when the server stops.")
-    allow_external_paths: bool = _setting(False, "Let file paths in tool arguments point outside the data dir.")
+    allow_external_paths: tuple[Path, ...] = _setting(
+        (), "Directories outside the data dir that tool file paths may also name (a list; ':'-separated in env and flags)."
+    )
     memory_hot_max_entries: int = _setting(100_000, "Most entries kept in the in-memory hot tier.")
     memory_hot_max_bytes: int = _setting(256 * 2**20, "Most bytes of values kept in the hot tier.")
     memory_flush_ms: int = _setting(50, "Write-behind interval in milliseconds (the most a kill -9 can lose).")
@@ -79,6 +81,16 @@ class Config:
     @property
     def networks_dir(self) -> Path:
         return self.data_dir / "networks"
+
+    @property
+    def exports_dir(self) -> Path:
+        """Memory export, import and backup files."""
+        return self.data_dir / "exports"
+
+    @property
+    def training_data_dir(self) -> Path:
+        """FANN `.data` files that `neural_train` / `neural_test` read through `dataPath`."""
+        return self.data_dir / "data"
 
     @property
     def lock_path(self) -> Path:
@@ -106,6 +118,8 @@ class Config:
             value = getattr(self, f.name)
             if f.metadata["secret"] and value is not None:
                 rendered = f"<set, {len(str(value))} characters>"
+            elif isinstance(value, tuple):
+                rendered = os.pathsep.join(str(item) for item in value)
             else:
                 rendered = "" if value is None else str(value)
             rows.append((f.name, rendered, str(self.sources.get(f.name, Source("default")))))
@@ -186,9 +200,28 @@ def _coerce(name: str, raw: Any, source: Source) -> Any:
         return value
     if hint is Path:
         return Path(os.path.expanduser(str(raw))).absolute()
+    if hint == tuple[Path, ...]:
+        return _directories(where, raw)
     if hint is str:
         return str(raw)
     raise AssertionError(f"unhandled config type {hint!r}")  # pragma: no cover
+
+
+def _directories(where: str, raw: Any) -> tuple[Path, ...]:
+    """A list of directories: a TOML list of strings, or one string with entries separated by ':'."""
+    if isinstance(raw, bool) or str(raw).strip().lower() in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+        raise ConfigError(
+            f"{where} is {raw!r}; it is now a list of directories that tool file paths may name, "
+            'e.g. allow_external_paths = ["/srv/swarm-exports"] (a switch that opened every path is no longer offered)'
+        )
+    items = raw.split(os.pathsep) if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
+        raise ConfigError(f"{where} is {raw!r}; give a list of directory paths")
+    directories = tuple(Path(os.path.expanduser(item)).absolute() for item in items if item.strip())
+    for directory in directories:
+        if directory == Path(directory.anchor):
+            raise ConfigError(f"{where} lists {directory}, the whole file system; list the directories tools may use")
+    return directories
 
 
 def _flatten_toml(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

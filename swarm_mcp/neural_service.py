@@ -29,6 +29,8 @@ import orjson
 import structlog
 
 from .errors import InvalidArgument, LimitExceeded, NotFound
+from .files import read_bounded, write_privately
+from .paths import ensure_private_dir
 from .neural_runtime import NeuralRuntime
 
 if TYPE_CHECKING:
@@ -41,6 +43,7 @@ log = structlog.get_logger("swarm_mcp.neural")
 
 T = TypeVar("T")
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+_MAX_NET_FILE_BYTES = 512 * 2**20
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
@@ -309,14 +312,14 @@ class NeuralService:
         neural = self._neural()
         text = await self._offload(neural.format_net if fmt == "net" else neural.network_to_json, network)
         data = text.encode()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        await anyio.Path(path).write_bytes(data)
-        return len(data)
+        ensure_private_dir(path.parent)
+        return await anyio.to_thread.run_sync(write_privately, path, data)
 
     async def load_file(self, path: Path, fmt: str, network_id: str) -> dict[str, Any]:
         try:
-            text = (await anyio.Path(path).read_bytes()).decode()
-        except FileNotFoundError:
+            data = await anyio.to_thread.run_sync(lambda: read_bounded(path, limit=_MAX_NET_FILE_BYTES, what="network file"))
+            text = data.decode()
+        except NotFound:
             raise NotFound(f"no file at {path}; neural_save writes one, or copy a FANN .net file there") from None
         except UnicodeDecodeError:
             raise InvalidArgument(f"{path} is not a text file; expected a FANN .net file or a JSON network") from None

@@ -39,7 +39,7 @@ def test_flags_beat_environment_beat_the_config_file_beat_defaults(tmp_path: Pat
         ({"SWARM_MCP_LOG_LEVEL": "loud"}, "valid values: debug, info, warning, error"),
         ({"SWARM_MCP_MAX_LINE_BYTES": "many"}, "expected a whole number"),
         ({"SWARM_MCP_MAX_LINE_BYTES": "-5"}, "must be positive"),
-        ({"SWARM_MCP_ALLOW_EXTERNAL_PATHS": "perhaps"}, "use true or false"),
+        ({"SWARM_MCP_ALLOW_EXTERNAL_PATHS": "true"}, "list of directories"),
         ({"SWARM_MCP_TCP": "localhost:99999"}, "0 to 65535"),
     ],
 )
@@ -83,3 +83,15 @@ def test_host_port_parsing(text: str, expected: tuple[str, int]) -> None:
 def test_only_loopback_addresses_count_as_loopback() -> None:
     assert is_loopback_host("127.0.0.1") and is_loopback_host("::1") and is_loopback_host("localhost")
     assert not is_loopback_host("0.0.0.0") and not is_loopback_host("10.0.0.5") and not is_loopback_host("example.com")
+
+
+def test_allow_external_paths_is_a_list_of_directories_and_the_old_switch_is_refused(tmp_path: Path) -> None:
+    listed = load_config({"data_dir": str(tmp_path)}, {"SWARM_MCP_ALLOW_EXTERNAL_PATHS": "/srv/a:/srv/b"})
+    assert listed.allow_external_paths == (Path("/srv/a"), Path("/srv/b"))
+    (tmp_path / "config.toml").write_text('allow_external_paths = ["/srv/c"]\n')
+    assert load_config({"data_dir": str(tmp_path)}, {}).allow_external_paths == (Path("/srv/c"),)
+    (tmp_path / "config.toml").write_text("allow_external_paths = true\n")
+    with pytest.raises(ConfigError, match="list of directories"):
+        load_config({"data_dir": str(tmp_path)}, {})
+    with pytest.raises(ConfigError, match="whole file system"):
+        load_config({"data_dir": str(tmp_path / "x")}, {"SWARM_MCP_ALLOW_EXTERNAL_PATHS": "/"})

@@ -13,6 +13,7 @@ same for swarms, agents, tasks and networks.
 from __future__ import annotations
 
 import os
+import stat
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -276,6 +277,17 @@ def _split(ddl: str) -> list[str]:
     return out
 
 
+def _make_private(path: Path) -> None:
+    """Files an older version created 0644: make the database, -wal and -shm that we own 0600."""
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            info = os.lstat(name)
+            if info.st_uid == os.geteuid() and stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) & 0o077:
+                os.chmod(name, 0o600)
+        except OSError:
+            pass  # absent, or not ours: opening reports what matters
+
+
 async def open_db(config: StoreConfig) -> OpenedDb:
     """Open (or create) the store's SQLite file: header check, pragmas, quick_check, migrations.
 
@@ -287,6 +299,7 @@ async def open_db(config: StoreConfig) -> OpenedDb:
     """
     path = config.path
     existed = path.exists() and path.stat().st_size > 0
+    _make_private(path)
     if existed:
         with path.open("rb") as f:
             header = f.read(16)
@@ -296,7 +309,8 @@ async def open_db(config: StoreConfig) -> OpenedDb:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Create the file here: a failed aiosqlite connect leaks its worker thread's callback.
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+            # 0600: SQLite gives the -wal and -shm files the database file's mode.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
         except OSError as exc:
             raise Unavailable(
                 f"Cannot create the memory database {str(path)!r} ({exc}); make {str(path.parent)!r} writable "

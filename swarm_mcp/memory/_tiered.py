@@ -365,7 +365,9 @@ class TieredStore(KVCore):
         if self._read_only is not None:
             raise self._read_only_error()
         parsed = await anyio.to_thread.run_sync(
-            lambda: parse_import(Path(path), now=self._clock(), max_value_bytes=self._max_value)
+            lambda: parse_import(
+                Path(path), now=self._clock(), max_value_bytes=self._max_value, max_file_bytes=self._config.max_import_bytes
+            )
         )
         gate = self._gate = anyio.Event()
         try:

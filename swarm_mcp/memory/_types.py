@@ -23,6 +23,7 @@ class StoreConfig:
     `synchronous`: SQLite's level; NORMAL survives a process crash, FULL also a power loss.
     `max_db_bytes`: refuse to grow the database past this size (None: only the disk limits it).
     `check_on_open`: run `PRAGMA quick_check` when opening an existing file.
+    `max_import_bytes`: the largest export file `import_` reads (it is parsed whole, in memory).
     `tombstone_horizon`: how long a deleted or expired key remembers its last version, so that
     writing it again continues from there (a compare-and-set that read its version longer ago
     than this before a delete could be fooled by a recreated key; see docs/memory.md).
@@ -40,6 +41,7 @@ class StoreConfig:
     max_db_bytes: int | None = None
     check_on_open: bool = True
     tombstone_horizon: float = 7 * 86_400.0
+    max_import_bytes: int = 2**30
 
     def __post_init__(self) -> None:
         positive = {
@@ -47,6 +49,7 @@ class StoreConfig:
             "flush_interval": self.flush_interval, "flush_max_dirty": self.flush_max_dirty,
             "max_value_bytes": self.max_value_bytes, "sweep_interval": self.sweep_interval,
             "busy_timeout": self.busy_timeout, "tombstone_horizon": self.tombstone_horizon,
+            "max_import_bytes": self.max_import_bytes,
         }
         for name, value in positive.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:

@@ -16,7 +16,7 @@ from typing_extensions import NotRequired, TypedDict
 from .. import hostinfo
 from ..errors import Conflict, InvalidArgument
 from ..memory import Entry, VersionConflict
-from ..paths import confine
+from ..paths import confine, ensure_private_dir
 from ._registry import ToolContext, ToolRegistry, wire_name
 
 __all__ = ("register",)
@@ -160,7 +160,7 @@ async def memory_usage(
     limit: Annotated[int | None, Field(ge=1, le=1000, description="Most results: list default 100, search default 10 (max 100).")] = None,
     cursor: Annotated[str | None, Field(description="next_cursor from the previous list call.")] = None,
     path: Annotated[
-        str | None, Field(description="File inside the data dir, relative to it (export, import, backup).")
+        str | None, Field(description="File in the data dir's exports/ folder, relative to it (export, import, backup).")
     ] = None,
     detail: Annotated[
         Literal["summary", "detailed", "by-agent"], Field(description="How much stats to report (stats).")
@@ -177,8 +177,8 @@ async def memory_usage(
     compare-and-set, durable to wait for the disk), retrieve (key), delete (key), list (namespace,
     prefix, limit, cursor), search (full-text query over keys, values and tags; namespace, tags,
     limit), stats (detail: summary, detailed or by-agent; process memory included), export and
-    import (a JSON Lines file in the data dir; import mode merge or replace) and backup (a
-    consistent copy of the database file). Entries carry a version that grows on every update.
+    import (a JSON Lines file in the data dir's exports/ folder; import mode merge or replace) and
+    backup (a consistent copy of the database file, also in exports/). Entries carry a version that grows on every update.
     """
     store = ctx.app.store
     config = ctx.app.config
@@ -227,18 +227,18 @@ async def memory_usage(
             "rss_bytes": hostinfo.process_rss_bytes(), **_heap_bytes(), "gc": _collector(), "jax": _jax_memory(),
         }
         return {"action": action, "stats": stats}
-    target = confine(_require(path, "path", action, "a file name inside the data dir"), config.data_dir,
-                     allow_external=config.allow_external_paths)
+    target = confine(
+        _require(path, "path", action, "a file name inside the data dir's exports/ folder"), config.exports_dir,
+        data_dir=config.data_dir, allowed=config.allow_external_paths,
+    )
     if action == "export":
-        target.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(target.parent)
         count = await store.export(target, namespace=namespace)
         return {"action": action, "path": str(target), "exported": count}
     if action == "import":
-        if not target.is_file():
-            raise InvalidArgument(f"no file at {target}; export one first (memory_usage action 'export')")
         report = await store.import_(target, mode=mode)
         return {"action": action, "path": str(target), "report": _report(report)}
-    target.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(target.parent)
     backup = await store.backup(target)
     return {"action": action, "path": str(target), "report": _report(backup)}
 

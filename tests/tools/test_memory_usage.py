@@ -126,8 +126,8 @@ async def test_export_then_import_round_trips_entries_with_tags_metadata_and_ver
         exported = await call(client, action="export", path="out/ns.jsonl", namespace="ns")
         assert exported["exported"] == 2
         original = {e["key"]: e for e in (await call(client, action="list", namespace="ns"))["entries"]}
-    (tmp_path / "b").mkdir()
-    (tmp_path / "b" / "ns.jsonl").write_bytes((tmp_path / "a" / "out" / "ns.jsonl").read_bytes())
+    (tmp_path / "b" / "exports").mkdir(parents=True)
+    (tmp_path / "b" / "exports" / "ns.jsonl").write_bytes((tmp_path / "a" / "exports" / "out" / "ns.jsonl").read_bytes())
     async with mcp_client(tmp_path / "b") as (client, _):
         report = (await call(client, action="import", path="ns.jsonl"))["report"]
         assert report["imported"] == 2
@@ -143,7 +143,7 @@ async def test_backup_writes_a_consistent_sqlite_copy(tmp_path: Path) -> None:
             await call(client, action="store", key=f"k{i}", value=i)
         report = (await call(client, action="backup", path="backups/b1.db"))["report"]
         assert report["bytes"] > 0
-    with sqlite3.connect(tmp_path / "backups" / "b1.db") as db:
+    with sqlite3.connect(tmp_path / "exports" / "backups" / "b1.db") as db:
         assert db.execute("SELECT count(*) FROM entries").fetchone()[0] == 20
 
 
@@ -173,3 +173,51 @@ async def test_a_value_over_the_size_limit_is_refused_and_nothing_is_stored(tmp_
         text = await error_text(client, action="store", key="big", value="x" * 5000)
         assert "1000" in text
         assert (await call(client, action="retrieve", key="big"))["found"] is False
+
+
+@pytest.mark.parametrize(
+    "target", ["@swarm.db", "@swarm.db-wal", "@swarm-mcp.lock", "@config.toml", ".", "..", "../swarm.db", "../../outside.jsonl"]
+)
+async def test_export_never_replaces_the_data_dirs_own_files_nor_leaves_its_folder(tmp_path: Path, target: str) -> None:
+    home = tmp_path / "home"
+    path = str(home / target[1:]) if target.startswith("@") else target
+    async with mcp_client(home) as (client, _):
+        await call(client, action="store", key="keep", value="me", durable=True)
+        text = await error_text(client, action="export", path=path)
+        assert "exports" in text and ("outside" in text or "folder" in text)
+        assert (await call(client, action="retrieve", key="keep"))["entry"]["value"] == "me"  # still serving
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]  # nothing written next to the data dir
+    async with mcp_client(home) as (client, _):  # the database and lock are intact: it opens again
+        assert (await call(client, action="retrieve", key="keep"))["entry"]["value"] == "me"
+
+
+async def test_export_and_backup_write_private_files_in_the_exports_folder_through_no_symlink(tmp_path: Path) -> None:
+    outside = tmp_path / "victim.jsonl"
+    async with mcp_client(tmp_path / "home") as (client, app):
+        await call(client, action="store", key="k", value=1)
+        exported = await call(client, action="export", path="swarm.db")  # a file in exports/, not the database
+        backup = await call(client, action="backup", path="nightly/b.db")
+        (app.config.exports_dir / "link.jsonl").symlink_to(outside)
+        assert "outside" in await error_text(client, action="export", path="link.jsonl")
+    exports = tmp_path / "home" / "exports"
+    assert exported["path"] == str(exports / "swarm.db") and backup["path"] == str(exports / "nightly" / "b.db")
+    assert not outside.exists()
+    for path in (exports, exports / "nightly"):
+        assert path.stat().st_mode & 0o777 == 0o700
+    for path in (exports / "swarm.db", exports / "nightly" / "b.db"):
+        assert path.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in exports.iterdir()) == ["link.jsonl", "nightly", "swarm.db"]  # no temporary files left
+
+
+async def test_allow_external_paths_opens_only_the_listed_directories_and_never_the_data_dir(tmp_path: Path) -> None:
+    shared, other = tmp_path / "shared", tmp_path / "other"
+    shared.mkdir()
+    other.mkdir()
+    async with mcp_client(tmp_path / "home", allow_external_paths=[str(shared), str(tmp_path)]) as (client, _):
+        await call(client, action="store", key="k", value=1)
+        done = await call(client, action="export", path=str(shared / "out.jsonl"))
+        assert done["path"] == str(shared / "out.jsonl") and (shared / "out.jsonl").stat().st_mode & 0o777 == 0o600
+        # tmp_path is listed and holds the data dir, but the data dir's files stay out of reach
+        assert "outside" in await error_text(client, action="export", path=str(tmp_path / "home" / "swarm.db"))
+    async with mcp_client(tmp_path / "home2", allow_external_paths=[str(shared)]) as (client, _):
+        assert "allow_external_paths" in await error_text(client, action="export", path=str(other / "out.jsonl"))

@@ -58,8 +58,9 @@ async def test_create_train_run_learns_xor(tmp_path: Path) -> None:
     assert [math.copysign(1, o[0]) for o in outputs] == [-1, 1, 1, -1]
 
 
-async def test_training_reads_a_fann_data_file_in_the_data_dir(tmp_path: Path, shared_dir: Path) -> None:
-    (tmp_path / "xor.data").write_bytes((shared_dir / "datasets" / "fann" / "xor.data").read_bytes())
+async def test_training_reads_a_fann_data_file_in_the_data_folder(tmp_path: Path, shared_dir: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "xor.data").write_bytes((shared_dir / "datasets" / "fann" / "xor.data").read_bytes())
     async with mcp_client(tmp_path) as (client, _):
         net = await xor_network(client)
         trained = await call(client, "neural_train", network_id=net, data_path="xor.data", max_epochs=500, desired_error=0.001)
@@ -186,7 +187,8 @@ async def test_bad_input_gets_an_error_that_lists_what_is_valid(tmp_path: Path, 
 
 
 async def test_a_nan_in_a_data_file_is_refused_with_its_position(tmp_path: Path) -> None:
-    (tmp_path / "bad.data").write_text("2 2 1\n0 0\n0\n0 nan\n1\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "bad.data").write_text("2 2 1\n0 0\n0\n0 nan\n1\n")
     async with mcp_client(tmp_path) as (client, _):
         net = await xor_network(client)
         text = await error_text(client, "neural_train", network_id=net, data_path="bad.data")
@@ -201,3 +203,18 @@ async def test_status_reports_the_runtime_and_does_not_load_jax_before_it_is_nee
     assert idle["jax_loaded"] is False and idle["networks_known"] == 0
     assert busy["jax_loaded"] is True and busy["networks_loaded"] == 1 and busy["backend"] == "cpu"
     assert busy["parameter_bytes_loaded"] == 13 * 4 and busy["compute_seconds"] > 0
+
+
+async def test_save_and_training_data_paths_stay_in_their_folders_and_saved_files_are_private(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        net = await xor_network(client)
+        for path in (str(tmp_path / "swarm.db"), str(tmp_path / "swarm-mcp.lock"), "../swarm.db"):
+            assert "outside" in await error_text(client, "neural_save", network_id=net, path=path, format="json")
+        assert "outside" in await error_text(client, "neural_train", network_id=net, data_path="../swarm.db")
+        saved = await call(client, "neural_save", network_id=net, path="xor.net")
+        await call(client, "neural_list")  # the database was not replaced: still serving from it
+    assert saved["path"] == str(tmp_path / "networks" / "xor.net")
+    assert (tmp_path / "networks").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "networks" / "xor.net").stat().st_mode & 0o777 == 0o600
+    async with mcp_client(tmp_path) as (client, _):
+        assert (await call(client, "neural_list"))["count"] == 1
