@@ -98,17 +98,22 @@ class Config:
 
     @property
     def resolved_token(self) -> str | None:
-        """The bearer token from `token` or, failing that, `token_file` (stripped)."""
+        """The bearer token from `token` or, failing that, `token_file` (stripped).
+
+        Raises:
+            ConfigError: the file cannot be read, or the token is shorter than 32 characters or
+                holds spaces or control characters.
+        """
         if self.token:
-            return self.token
+            return _checked_token(self.token, "SWARM_MCP_TOKEN")
         if self.token_file is not None:
             try:
                 text = self.token_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"cannot read token file {self.token_file}: {exc.strerror}") from exc
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"cannot read token file {self.token_file}: {getattr(exc, 'strerror', exc)}") from exc
             if not text:
                 raise ConfigError(f"token file {self.token_file} is empty; put the token on its first line")
-            return text
+            return _checked_token(text, f"the token in {self.token_file}")
         return None
 
     def describe(self) -> list[tuple[str, str, str]]:
@@ -124,6 +129,18 @@ class Config:
                 rendered = "" if value is None else str(value)
             rows.append((f.name, rendered, str(self.sources.get(f.name, Source("default")))))
         return rows
+
+
+MIN_TOKEN_CHARS = 32
+
+
+def _checked_token(token: str, where: str) -> str:
+    if len(token) < MIN_TOKEN_CHARS or not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
+        raise ConfigError(
+            f"{where} must be at least {MIN_TOKEN_CHARS} printable ASCII characters without spaces (it has {len(token)}); "
+            "a guessable token protects nothing. Generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return token
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +290,10 @@ def load_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
         sources["data_dir"] = Source("default")
 
     config_path = values["data_dir"] / CONFIG_FILE
+    from .datadir import check_owned_privately  # config.toml there sets the token file and paths: trust it only if private
+
+    check_owned_privately(values["data_dir"], what="data dir")
+    check_owned_privately(config_path, what="config file")
     for name, raw in _read_config_file(config_path).items():
         if name not in names or name == "data_dir":
             raise ConfigError(
@@ -296,7 +317,9 @@ def load_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
             raise ConfigError(f"tcp (from {sources['tcp']}): {exc}") from None
     for name in names:
         sources.setdefault(name, Source("default"))
-    return Config(**values, sources=sources)
+    config = Config(**values, sources=sources)
+    _ = config.resolved_token  # a short or unreadable token is refused now, not at the first request
+    return config
 
 
 def parse_host_port(text: str, *, default_host: str = "127.0.0.1", default_port: int = 8765) -> tuple[str, int]:

@@ -16,13 +16,39 @@ import orjson
 
 from .errors import Conflict, Unavailable
 
-__all__ = ("DataDirBusy", "DataDirLock", "ensure_data_dir", "read_lock_owner")
+__all__ = ("DataDirBusy", "DataDirLock", "check_owned_privately", "ensure_data_dir", "read_lock_owner")
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 class DataDirBusy(Conflict):
     """Another live process owns the data directory."""
+
+
+def check_owned_privately(path: Path, *, what: str) -> None:
+    """Refuse `path` (if it exists) when another user owns it or others may write to it: whoever
+    can write the data dir or its config.toml chooses the token file and the paths tools use.
+
+    Raises:
+        Unavailable: owned by another user, or group- or world-writable.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise Unavailable(f"cannot inspect {what} {path}: {exc.strerror}") from exc
+    if info.st_uid != os.geteuid():
+        raise Unavailable(
+            f"{what} {path} is owned by uid {info.st_uid}, not by this user (uid {os.geteuid()}); its owner could change "
+            "this server's settings. Use a data dir of your own (--data-dir), or chown it"
+        )
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o022:
+        raise Unavailable(
+            f"{what} {path} is writable by other users (mode {mode:04o}), who could change this server's settings; "
+            f"run chmod go-w {path} (chmod 700 for the data dir), or use another --data-dir"
+        )
 
 
 def ensure_data_dir(path: Path) -> list[str]:
@@ -41,6 +67,7 @@ def ensure_data_dir(path: Path) -> list[str]:
         raise Unavailable(f"cannot create data dir {path}: {exc.strerror}; choose another with --data-dir") from exc
     if not path.is_dir():
         raise Unavailable(f"data dir {path} exists but is not a directory; choose another with --data-dir")
+    check_owned_privately(path, what="data dir")
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         warnings.append(f"data dir {path} is accessible to other users (mode {mode:04o}); consider chmod 700")
