@@ -72,6 +72,16 @@ class Config:
     neural_max_layer_size: int = _setting(4096, "Largest number of neurons allowed in one layer.")
     neural_workers: int = _setting(2, "Neural computations that may run at once (worker threads).")
     neural_host_devices: int = _setting(0, "JAX CPU devices to create (0: one per usable core, so populations use every core).")
+    # -- what one client may take from the others (listeners, responses, the store, networks) --
+    unix_socket: bool = _setting(True, "Serve the line protocol on <data dir>/swarm-mcp.sock (mode 0600) for local clients.")
+    max_connections: int = _setting(256, "Most connections one listener (the TCP port, the Unix socket) holds; more are refused.")
+    max_in_flight: int = _setting(64, "Most requests running at once on one connection; its further lines wait to be read.")
+    header_timeout: float = _setting(10.0, "Seconds a new connection has to send its first line, or its first HTTP request's headers (0: no limit).")
+    idle_timeout: float = _setting(300.0, "Seconds a line connection may sit with nothing in flight and no line before it is closed (0: never).")
+    max_response_bytes: int = _setting(32 * 2**20, "Largest tool result sent; a bigger one is refused with how to ask for less.")
+    memory_max_bytes: int = _setting(2**30, "Store quota: a write that would grow the stored entries past this many bytes is refused.")
+    neural_max_parameters: int = _setting(16 * 2**20, "Most weights and biases one network may have.")
+    neural_max_layers: int = _setting(64, "Most layers one network may have, input and output included.")
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -95,6 +105,10 @@ class Config:
     @property
     def lock_path(self) -> Path:
         return self.data_dir / "swarm-mcp.lock"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.data_dir / "swarm-mcp.sock"
 
     @property
     def resolved_token(self) -> str | None:

@@ -1,7 +1,8 @@
 """The data directory: created private (0700), owned by one process at a time through an OS lock.
 
-The lock file holds the owner's pid and TCP URL as JSON so a second `swarm-mcp serve` on the same
-directory can say who owns it instead of corrupting or splitting the state.
+The lock file holds the owner's pid, TCP URL and Unix socket path as JSON, so a second `swarm-mcp
+serve` on the same directory can say who owns it (and later connect to it) instead of corrupting
+or splitting the state.
 """
 
 from __future__ import annotations
@@ -108,7 +109,9 @@ class DataDirLock:
             owner = read_lock_owner(self.path)
             pid = owner.get("pid", "unknown")
             url = owner.get("tcp_url")
-            where = f" serving {url}" if url else " (stdio only, no TCP URL)"
+            where = f" serving {url}" if url else " (no TCP URL)"
+            if owner.get("socket"):
+                where += f" and the line protocol on {owner['socket']}"
             raise DataDirBusy(
                 f"data dir {self.path.parent} is in use by swarm-mcp pid {pid}{where}. "
                 "Stop that server, connect to it instead"
@@ -116,12 +119,18 @@ class DataDirLock:
                 + ", or start this one with a different --data-dir."
             ) from None
         self._fd = fd
-        self._owner = {"pid": os.getpid(), "tcp_url": tcp_url, "started_at": time.time()}
+        self._owner = {"pid": os.getpid(), "tcp_url": tcp_url, "socket": None, "started_at": time.time()}
         self._write()
 
     def set_tcp_url(self, url: str | None) -> None:
         self._owner["tcp_url"] = url
         self._write()
+
+    def set_socket_path(self, path: str | None) -> None:
+        """Record (or clear) the Unix socket the owner serves, for a second swarm-mcp to find."""
+        if self._fd is not None:
+            self._owner["socket"] = path
+            self._write()
 
     def _write(self) -> None:
         assert self._fd is not None

@@ -174,7 +174,7 @@ class LineHarness:
     Use as `async with LineHarness(session) as h:`; leaving sends EOF and waits for the driver.
     """
 
-    def __init__(self, session: Any, *, max_line_bytes: int = 4 * 2**20, shutdown_grace: float = 0.5) -> None:
+    def __init__(self, session: Any, *, max_line_bytes: int = 4 * 2**20, shutdown_grace: float = 0.5, limits: Any = None) -> None:
         import asyncio
 
         import anyio
@@ -185,6 +185,7 @@ class LineHarness:
         self.stopping = anyio.Event()
         self.max_line_bytes = max_line_bytes
         self.shutdown_grace = shutdown_grace
+        self.limits = limits
         self.finished = anyio.Event()
         self.eof_seen = False
 
@@ -209,7 +210,7 @@ class LineHarness:
         self.sink.lines.close()
 
     async def run(self) -> None:
-        from swarm_mcp.protocol import serve_line_connection
+        from swarm_mcp.protocol import LineLimits, serve_line_connection
 
         try:
             await serve_line_connection(
@@ -220,6 +221,7 @@ class LineHarness:
                 shutdown_grace=self.shutdown_grace,
                 max_line_bytes=self.max_line_bytes,
                 on_eof=lambda: setattr(self, "eof_seen", True),
+                limits=self.limits or LineLimits(),
             )
         finally:
             self.finished.set()

@@ -6,6 +6,11 @@ calls run concurrently in the connection's task group; `notifications/cancelled`
 (and it is then never answered). When reading stops (EOF, or the daemon stopping), requests
 already received are answered; once the daemon is stopping they get `shutdown_grace` seconds,
 then are cancelled and answered with a shutting-down error.
+
+`LineLimits` bounds what one connection may hold: at most `max_in_flight` requests run at once
+(reading stops until one finishes), and a listener's connection is closed when its first line
+does not arrive within `first_line_timeout`, or when nothing is in flight and no line has
+arrived for `idle_timeout` (a `ping` keeps an idle connection open).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from ._wire import (
     encode_result,
 )
 
-__all__ = ("LineSink", "Oversize", "read_bounded_line", "serve_line_connection")
+__all__ = ("LineLimits", "LineSink", "Oversize", "read_bounded_line", "serve_line_connection")
 
 log = structlog.get_logger("swarm_mcp.lines")
 
@@ -52,6 +57,15 @@ class LineSink(Protocol):
     def is_closing(self) -> bool: ...
 
     async def wait_closed(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LineLimits:
+    """Per-connection bounds; None means unbounded (stdio has no timeouts: its peer owns the process)."""
+
+    max_in_flight: int | None = None
+    first_line_timeout: float | None = None
+    idle_timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +114,13 @@ class _Connection:
     stopping: anyio.Event
     shutdown_grace: float
     max_line_bytes: int
+    limits: LineLimits = LineLimits()
     in_flight: dict[RequestId, _InFlight] = field(default_factory=dict)
     idle: anyio.Event = field(default_factory=anyio.Event)
+    slot_free: anyio.Event = field(default_factory=anyio.Event)
     peer_gone: bool = False
+    lines_read: int = 0
+    last_line_at: float = field(default_factory=time.monotonic)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -133,10 +151,16 @@ class _Connection:
     # -- reading ---------------------------------------------------------------------------
 
     async def read_loop(self, tg: anyio.abc.TaskGroup) -> None:
+        most = self.limits.max_in_flight
         while True:
+            while most is not None and len(self.in_flight) >= most:
+                self.slot_free = anyio.Event()
+                await self.slot_free.wait()  # backpressure: the peer's further lines wait in the socket
             line = await read_bounded_line(self.reader)
             if line is None:
                 return
+            self.lines_read += 1
+            self.last_line_at = time.monotonic()
             if isinstance(line, Oversize):
                 await self.send(
                     encode_error(
@@ -217,10 +241,36 @@ class _Connection:
                     await self.send(reply)
         finally:
             del self.in_flight[key]
+            self.slot_free.set()
+            self.last_line_at = time.monotonic()  # an answer just went out: the idle clock starts now
             if not self.in_flight:
                 self.idle.set()
 
     # -- lifecycle -------------------------------------------------------------------------
+
+    async def close_when_idle(self, reading: anyio.CancelScope) -> None:
+        """Stop reading when the first line is late or the connection sits idle (see `LineLimits`)."""
+        first, idle = self.limits.first_line_timeout, self.limits.idle_timeout
+        started = time.monotonic()
+        while True:
+            if not self.lines_read and first:
+                due, reason = started + first, f"no complete line within {first} s of connecting"
+            elif idle:
+                if self.in_flight:
+                    await self.idle.wait()  # busy is not idle
+                    continue
+                due, reason = self.last_line_at + idle, f"idle for {idle} s"
+            else:
+                return
+            now = time.monotonic()
+            if now >= due:
+                log.info("line_connection_timed_out", reason=reason)
+                await self.send(encode_error(None, RpcError(
+                    INVALID_REQUEST, f"Closing this connection: {reason}. Reconnect to go on (a ping keeps a connection open)",
+                )))
+                reading.cancel()
+                return
+            await anyio.sleep(due - now)
 
     async def finish_in_flight(self) -> None:
         """Wait for in-flight requests; once stopping, give them the grace period, then cancel."""
@@ -254,12 +304,14 @@ async def serve_line_connection(
     shutdown_grace: float,
     max_line_bytes: int,
     on_eof: Callable[[], None] | None = None,
+    limits: LineLimits = LineLimits(),
 ) -> None:
-    """Serve `session` over one line connection until EOF or `stopping`, then settle in-flight work.
+    """Serve `session` over one line connection until EOF, `stopping` or a timeout of `limits`,
+    then settle in-flight work.
 
     `on_eof` runs when the peer closes its side (stdio uses it to stop the daemon).
     """
-    conn = _Connection(reader, sink, session, stopping, shutdown_grace, max_line_bytes)
+    conn = _Connection(reader, sink, session, stopping, shutdown_grace, max_line_bytes, limits)
     async with anyio.create_task_group() as requests:
         async with anyio.create_task_group() as reading:
 
@@ -268,6 +320,8 @@ async def serve_line_connection(
                 reading.cancel_scope.cancel()
 
             reading.start_soon(stop_reading_when_stopping)
+            if limits.first_line_timeout or limits.idle_timeout:
+                reading.start_soon(conn.close_when_idle, reading.cancel_scope)
             try:
                 await conn.read_loop(requests)
             except (ConnectionError, OSError):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import structlog
 
-from ..protocol import Session, serve_line_connection
+from ..protocol import LineLimits, Session, serve_line_connection
 
 if TYPE_CHECKING:
     from ..app import App
@@ -120,6 +120,7 @@ async def serve_stdio(app: App, registry: ToolRegistry) -> None:
                     shutdown_grace=app.config.shutdown_grace,
                     max_line_bytes=app.config.max_line_bytes,
                     on_eof=lambda: app.request_stop("stdin closed"),
+                    limits=LineLimits(max_in_flight=app.config.max_in_flight),  # no timeouts: the peer owns this process
                 )
             finally:
                 app.transports.closed("stdio")
