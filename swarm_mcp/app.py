@@ -131,7 +131,10 @@ async def open_app(
                 identity=ServerIdentity("swarm-mcp", __version__, SERVER_INSTRUCTIONS),
                 lock=lock,
                 store=store,
-                neural=NeuralService(store, runtime, max_layer_size=config.neural_max_layer_size, clock=clock),
+                neural=NeuralService(
+                    store, runtime, max_layer_size=config.neural_max_layer_size, max_layers=config.neural_max_layers,
+                    max_parameters=config.neural_max_parameters, max_response_bytes=config.max_response_bytes, clock=clock,
+                ),
                 clock=clock,
                 stopper=stopper or Stopper(),
             )

@@ -81,7 +81,7 @@ class Config:
     max_response_bytes: int = _setting(32 * 2**20, "Largest tool result sent; a bigger one is refused with how to ask for less.")
     memory_max_bytes: int = _setting(2**30, "Store quota: a write that would grow the stored entries past this many bytes is refused.")
     neural_max_parameters: int = _setting(16 * 2**20, "Most weights and biases one network may have.")
-    neural_max_layers: int = _setting(64, "Most layers one network may have, input and output included.")
+    neural_max_layers: int = _setting(1024, "Most layers one network may have, input and output included (cascade2 adds one per neuron).")
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False, repr=False)
 
     @property

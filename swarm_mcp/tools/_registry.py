@@ -224,6 +224,15 @@ class ToolRegistry:
                 )
             structured = dict(result)
             text = orjson.dumps(structured, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+            limit = self.app.config.max_response_bytes
+            if 2 * len(text) > limit:  # the result goes out twice: as structured content and as text
+                outcome = "too_large"
+                return _text_result(
+                    f"The result of {name} would be about {2 * len(text):,} bytes (sent as structured content and as text), "
+                    f"over the {limit:,}-byte limit of one response (setting max_response_bytes). Ask for less: page with "
+                    "limit and cursor, send fewer rows, or pick a narrower category.",
+                    is_error=True,
+                )
             return {"content": [{"type": "text", "text": text}], "structuredContent": structured, "isError": False}
         except anyio.get_cancelled_exc_class():
             outcome = "cancelled"

@@ -159,7 +159,7 @@ async def neural_create(
     service = _service(ctx)
     if any(size < 1 for size in layers):
         raise InvalidArgument(f"every layer needs at least 1 neuron, got {layers}")
-    service.check_layers(layers)
+    service.check_layers(layers, shortcut=network_type == "shortcut")
     if network_type == "sparse" and connection_rate >= 1:
         raise InvalidArgument("a sparse network needs connectionRate below 1, e.g. 0.5; or use networkType 'layered'")
     if network_type != "sparse" and connection_rate < 1:

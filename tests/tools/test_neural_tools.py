@@ -218,3 +218,42 @@ async def test_save_and_training_data_paths_stay_in_their_folders_and_saved_file
     assert (tmp_path / "networks" / "xor.net").stat().st_mode & 0o777 == 0o600
     async with mcp_client(tmp_path) as (client, _):
         assert (await call(client, "neural_list"))["count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("layers", "expected"),
+    [
+        ([1] + [4096] * 200 + [1], "3,339,493,377 weights and biases; the limit is 16,777,216 (setting neural_max_parameters)"),
+        ([2] * 1025, "1025 layers exceeds the limit of 1024 layers (setting neural_max_layers)"),
+    ],
+)
+async def test_a_network_over_the_parameter_or_layer_limit_is_refused_before_anything_is_allocated(
+    tmp_path: Path, layers: list[int], expected: str
+) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        with anyio.fail_after(5):
+            assert expected in await error_text(client, "neural_create", layers=layers)
+        status = await call(client, "neural_status")
+    assert status["runtime"]["jax_loaded"] is False  # refused before JAX was even needed
+
+
+async def test_a_cascade_that_could_grow_past_the_limits_is_refused_before_training(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path, neural_max_layers=20) as (client, _):
+        net = (await call(client, "neural_create", layers=[2, 1], network_type="shortcut"))["network_id"]
+        text = await error_text(client, "neural_train", network_id=net, algorithm="cascade2", max_neurons=30,
+                                inputs=XOR_IN, outputs=XOR_OUT)
+        assert "maxNeurons 30" in text and "neural_max_layers" in text
+        info = (await call(client, "neural_list"))["networks"][0]
+    assert info["epochs_trained"] == 0
+
+
+async def test_neural_run_refuses_a_result_over_max_response_bytes_before_computing_it_and_says_how_to_page(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path, max_response_bytes=2**20) as (client, app):
+        net = (await call(client, "neural_create", layers=[1, 4096]))["network_id"]
+        compute_before = app.neural.runtime.compute_s
+        text = await error_text(client, "neural_run", network_id=net, inputs=[[0]] * 100_000)
+        assert "100,000 rows of 4,096 outputs" in text and "max_response_bytes" in text
+        assert "Send at most 7 rows per neural_run call" in text
+        assert app.neural.runtime.compute_s == compute_before  # refused before any compute
+        page = await call(client, "neural_run", network_id=net, inputs=[[0]] * 7)
+    assert len(page["outputs"]) == 7 and len(page["outputs"][0]) == 4096
