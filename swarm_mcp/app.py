@@ -153,4 +153,5 @@ def store_config(config: Config) -> StoreConfig:
         flush_max_dirty=config.memory_flush_max_dirty,
         synchronous=config.memory_synchronous,
         max_value_bytes=config.memory_max_value_bytes,
+        max_bytes=config.memory_max_bytes,
     )

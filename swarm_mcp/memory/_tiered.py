@@ -38,12 +38,13 @@ from ._types import (
     StoreConfig,
     make_entry,
 )
-from ._writer import in_writer_thread
+from ._writer import in_writer_thread, pages_in_use
 
 log = structlog.get_logger()
 
 _WORD = re.compile(r"\w", re.UNICODE)
 MAX_LIST = 1_000
+ENTRY_OVERHEAD = 256  # bytes a listed entry costs besides its own (versions, times, field names)
 MAX_SEARCH = 100
 _SEARCH_TRIES = 3
 
@@ -105,10 +106,10 @@ class TieredStore(KVCore):
 
     def __init__(
         self, config: StoreConfig, db: aiosqlite.Connection, *, clock: Callable[[], float],
-        read_only: str | None, keys: KeyFilter, reader: ReadConnection, fts_backlog: int = 0,
+        read_only: str | None, keys: KeyFilter, reader: ReadConnection, fts_backlog: int = 0, db_bytes: int = 0,
     ) -> None:
         super().__init__(config, db, clock=clock, read_only=read_only, keys=keys, reader=reader,
-                         fts_backlog=fts_backlog)
+                         fts_backlog=fts_backlog, db_bytes=db_bytes)
         self.swarms = SwarmTable(self)
         self.agents = AgentTable(self)
         self.tasks = TaskTable(self)
@@ -117,12 +118,15 @@ class TieredStore(KVCore):
 
     # ---- listing and search ------------------------------------------------------------
 
-    async def list(self, namespace: str, *, prefix: str = "", limit: int = 100, cursor: str | None = None) -> Page:
+    async def list(
+        self, namespace: str, *, prefix: str = "", limit: int = 100, cursor: str | None = None, max_bytes: int | None = None
+    ) -> Page:
         """Live entries of a namespace in key order, optionally only keys starting with `prefix`.
 
         Pages are cut by key: an entry that exists for the whole listing appears exactly once,
-        whatever is written meanwhile. A page may hold fewer than `limit` entries; go on while
-        `next_cursor` is not None. Pending writes are flushed first.
+        whatever is written meanwhile. A page holds at most `limit` entries and, past its first
+        entry, at most about `max_bytes` of them (keys, values, tags and metadata, plus
+        `ENTRY_OVERHEAD` each); go on while `next_cursor` is not None. Pending writes are flushed first.
 
         Raises:
             InvalidArgument: bad namespace, prefix, limit (1..1000) or cursor.
@@ -139,15 +143,36 @@ class TieredStore(KVCore):
             + (" AND key < ?" if upper is not None else "")
             + " AND (expires_at IS NULL OR expires_at > ?) ORDER BY key LIMIT ?"
         )
-        params: list[Any] = [namespace, after, prefix]
-        if upper is not None:
-            params.append(upper)
-        params += [self._clock(), limit + 1]
-        rows = await self._reader.fetchall(sql, params)
-        more = len(rows) > limit
-        rows = rows[:limit]
+        budget = max_bytes if max_bytes is not None else float("inf")
+        rows: list[Any] = []
+        used = 0
+        more = False
+        while len(rows) < limit:
+            # Read in chunks sized to what the budget has left, so a page of large values never
+            # pulls much more than it returns.
+            left = limit - len(rows)
+            if rows and max_bytes is not None:
+                average = used / len(rows)
+                left = max(1, min(left, int((budget - used) // average)))
+            params: list[Any] = [namespace, after, prefix]
+            if upper is not None:
+                params.append(upper)
+            params += [self._clock(), left + 1]
+            chunk = await self._reader.fetchall(sql, params)
+            for row in chunk[:left]:
+                cost = row[12] + ENTRY_OVERHEAD
+                if rows and used + cost > budget:
+                    more = True
+                    break
+                rows.append(row)
+                used += cost
+            if more or len(chunk) <= left:
+                more = more or len(chunk) > left
+                break
+            after = rows[-1][1]
+            more = True
         entries = tuple(e for e in (self._overlay(r) for r in rows) if e is not None)
-        next_cursor = _encode_cursor(namespace, prefix, rows[-1][1]) if more else None
+        next_cursor = _encode_cursor(namespace, prefix, rows[-1][1]) if more and rows else None
         return Page(entries=entries, next_cursor=next_cursor)
 
     async def search(
@@ -267,6 +292,7 @@ class TieredStore(KVCore):
                 "evictions": self._evictions,
             },
             "pending_writes": self.pending_writes,
+            "quota": {"max_bytes": self._quota, "used_bytes": self.used_bytes},
             "flush": {
                 "count": self._flushes,
                 "rows": self._flushed_rows,
@@ -369,12 +395,14 @@ class TieredStore(KVCore):
                 Path(path), now=self._clock(), max_value_bytes=self._max_value, max_file_bytes=self._config.max_import_bytes
             )
         )
+        self.check_quota(sum(r[12] for r in parsed.rows), what=f"importing {len(parsed.rows)} entries (nothing was imported)")
         gate = self._gate = anyio.Event()
         try:
             async with self._write_lock:
                 await self._flush_locked()
                 with anyio.CancelScope(shield=True):
                     deleted, skipped = await self._apply_import(parsed.rows, mode, parsed.namespace)
+                    self._db_bytes = await in_writer_thread(self._db, pages_in_use)
                 self._epoch += 1
                 dropped = [k for k in self._lru if mode == "merge" or parsed.namespace in (None, k[0])]
                 if mode == "merge":
@@ -477,13 +505,14 @@ async def open_store(config: StoreConfig, *, clock: Callable[[], float] = time.t
     try:
         keys = await _key_filter(opened.db)
         backlog = (await opened.db.execute_fetchall(_sql.BACKLOG_COUNT))[0][0]
+        db_bytes = await in_writer_thread(opened.db, pages_in_use)
         reader = await ReadConnection.open(opened.read_uri, busy_timeout=config.busy_timeout)
     except BaseException:
         with anyio.CancelScope(shield=True):
             await opened.db.close()
         raise
     store = TieredStore(config, opened.db, clock=clock, read_only=opened.read_only, keys=keys, reader=reader,
-                        fts_backlog=backlog)
+                        fts_backlog=backlog, db_bytes=db_bytes)
     log.info("store_opened", path=str(config.path), created=opened.created, read_only=opened.read_only,
              entries=keys.count, fts_backlog=backlog)
     body_error: Exception | None = None

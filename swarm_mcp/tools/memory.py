@@ -158,7 +158,7 @@ async def memory_usage(
     query: Annotated[str | None, Field(description="Words to search for; word* matches a prefix (search).")] = None,
     prefix: Annotated[str | None, Field(description="Only keys starting with this (list).")] = None,
     limit: Annotated[int | None, Field(ge=1, le=1000, description="Most results: list default 100, search default 10 (max 100).")] = None,
-    cursor: Annotated[str | None, Field(description="next_cursor from the previous list call.")] = None,
+    cursor: Annotated[str | None, Field(description="next_cursor from the previous list call (a page also ends early once it holds a quarter of max_response_bytes).")] = None,
     path: Annotated[
         str | None, Field(description="File in the data dir's exports/ folder, relative to it (export, import, backup).")
     ] = None,
@@ -210,7 +210,9 @@ async def memory_usage(
             raise VersionConflictForTool(conflict) from conflict
         return {"action": action, "deleted": deleted, "namespace": ns, "key": key}
     if action == "list":
-        page = await store.list(ns, prefix=prefix or "", limit=limit or 100, cursor=cursor)
+        # A page holds at most a quarter of a response: each entry goes out twice (structured and as
+        # text), and escaping can double the text form.
+        page = await store.list(ns, prefix=prefix or "", limit=limit or 100, cursor=cursor, max_bytes=config.max_response_bytes // 4)
         now = ctx.app.clock()
         return {"action": action, "namespace": ns, "entries": [_entry(e, now) for e in page.entries], "next_cursor": page.next_cursor}
     if action == "search":

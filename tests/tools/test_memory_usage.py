@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from support import FakeClock, mcp_client
 
@@ -221,3 +222,62 @@ async def test_allow_external_paths_opens_only_the_listed_directories_and_never_
         assert "outside" in await error_text(client, action="export", path=str(tmp_path / "home" / "swarm.db"))
     async with mcp_client(tmp_path / "home2", allow_external_paths=[str(shared)]) as (client, _):
         assert "allow_external_paths" in await error_text(client, action="export", path=str(other / "out.jsonl"))
+
+
+async def test_a_list_page_is_cut_by_bytes_and_paging_returns_every_entry_once(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path, max_response_bytes=2**20) as (client, _):  # pages of at most 256 KiB
+        for i in range(12):
+            await call(client, action="store", key=f"big{i:02d}", value="x" * 100_000)
+        seen: list[str] = []
+        pages = 0
+        cursor = None
+        while True:
+            page = await call(client, action="list", limit=1000, **({"cursor": cursor} if cursor else {}))
+            assert 1 <= len(page["entries"]) <= 3
+            seen += [e["key"] for e in page["entries"]]
+            pages += 1
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+    assert seen == [f"big{i:02d}" for i in range(12)] and pages >= 4
+
+
+async def test_a_value_nested_deeper_than_64_levels_is_refused_and_listing_keeps_working(tmp_path: Path) -> None:
+    def nested(depth: int) -> Any:
+        value: Any = 1
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    async with mcp_client(tmp_path) as (client, _):
+        for depth in (65, 253):
+            assert "more than 64 levels deep" in await error_text(client, action="store", key="deep", value=nested(depth))
+        assert "64 levels" in await error_text(client, action="store", key="m", value=1, metadata={"m": nested(80)})
+        await call(client, action="store", key="ok", value=nested(64))
+        listed = await call(client, action="list")
+        assert [e["key"] for e in listed["entries"]] == ["ok"]
+        exported = await call(client, action="export", path="deep.jsonl")
+        line = b'{"namespace":"default","key":"deep","value":' + orjson.dumps(nested(100)) + b',"version":1,"created":1,"updated":1}'
+        path = Path(exported["path"])
+        path.write_bytes(path.read_bytes() + line + b"\n")
+        assert "64 levels" in await error_text(client, action="import", path="deep.jsonl")
+        assert (await call(client, action="retrieve", key="deep"))["found"] is False
+
+
+async def test_writes_past_the_store_quota_are_refused_while_reads_and_deletes_keep_working(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path, memory_max_bytes=2 * 2**20) as (client, _):
+        stored = 0
+        while True:
+            result = await client.call_tool("memory_usage", {"action": "store", "key": f"k{stored}", "value": "v" * 100_000})
+            if result.is_error:
+                text = result.content[0].text
+                break
+            stored += 1
+            assert stored < 40, "the quota never applied"
+        assert "memory_max_bytes" in text and "reads keep working" in text
+        assert (await call(client, action="retrieve", key="k0"))["entry"]["value"] == "v" * 100_000
+        quota = (await call(client, action="stats"))["stats"]["quota"]
+        assert quota["max_bytes"] == 2 * 2**20 and quota["used_bytes"] > 2**20
+        for i in range(stored):
+            await call(client, action="delete", key=f"k{i}", durable=True)
+        await call(client, action="store", key="after", value="v" * 100_000)  # room again
