@@ -23,6 +23,7 @@ from . import _sql
 from ._bloom import KeyFilter
 from ._limits import MAX_KEY_CHARS, check_limit, check_namespace, check_tags
 from ._reader import ReadConnection
+from ._journal import BrainTable, Journal
 from ._records import AgentTable, EventLog, NetworkTable, SwarmTable, TaskTable
 from ._schema import SCHEMA_VERSION, open_db
 from ._store import KEYS_SQL, KVCore, entry_from_row
@@ -100,7 +101,8 @@ class TieredStore(KVCore):
 
     Typed records for other subsystems hang off it: `swarms`, `agents`, `tasks`, `networks`
     (versioned rows, compare-and-set) and `events` (append-only). Those are written through
-    to SQLite: each write is its own committed transaction when the call returns.
+    to SQLite: each write is its own committed transaction when the call returns. `journal`
+    commits many of them (and `brains`) in one transaction, for the swarm engine.
     """
 
     def __init__(
@@ -114,6 +116,8 @@ class TieredStore(KVCore):
         self.tasks = TaskTable(self)
         self.networks = NetworkTable(self)
         self.events = EventLog(self)
+        self.brains = BrainTable(self)
+        self.journal = Journal(self)
 
     # ---- listing and search ------------------------------------------------------------
 
@@ -293,7 +297,7 @@ class TieredStore(KVCore):
         }
         if detail == "detailed":
             counts = {}
-            for table in ("swarms", "agents", "tasks", "events", "networks"):
+            for table in ("swarms", "agents", "tasks", "events", "networks", "brains"):
                 counts[table] = (await self._reader.fetchall(f"SELECT count(*) FROM {table}"))[0][0]
             page = await self._reader.fetchall("PRAGMA page_count")
             free = await self._reader.fetchall("PRAGMA freelist_count")
