@@ -70,6 +70,15 @@ class Config:
     neural_max_layer_size: int = _setting(4096, "Largest number of neurons allowed in one layer.")
     neural_workers: int = _setting(2, "Neural computations that may run at once (worker threads).")
     neural_host_devices: int = _setting(0, "JAX CPU devices to create (0: one per usable core, so populations use every core).")
+    swarm_max_swarms: int = _setting(64, "Most swarms the daemon keeps at once.")
+    swarm_max_agents: int = _setting(10_000, "Most agents one swarm may have (its maxAgents is capped here).")
+    swarm_max_open_subtasks: int = _setting(100_000, "Most unfinished subtasks across all swarms.")
+    swarm_max_finished_tasks: int = _setting(10_000, "Finished tasks kept per swarm; the oldest are dropped beyond this.")
+    swarm_lease_seconds: float = _setting(300.0, "Default lease of a claimed subtask, in seconds (task_heartbeat extends it).")
+    swarm_restart_intensity: int = _setting(5, "Restarts a swarm supervisor allows within swarm_restart_period before escalating.")
+    swarm_restart_period: float = _setting(10.0, "Seconds over which restarts are counted.")
+    swarm_learning: bool = _setting(True, "Agent brains learn from finished subtasks and route work (false: capability and load only).")
+    swarm_brain_save_every: int = _setting(16, "A brain is saved to the store at least every this many new experiences.")
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False, repr=False)
 
     @property

@@ -322,19 +322,18 @@ class DynamicSupervisor(Supervisor):
         return self._tg is not None
 
     def start_child(self, spec: ChildSpec) -> None:
-        """Start `spec` now (it is scheduled at once; no await needed).
+        """Start `spec` now (scheduled at once; no await needed), or, before `run`, register it
+        to start with the others when `run` begins.
 
         Raises:
             ValueError: a child with this id exists.
-            RuntimeError: the supervisor is not running.
         """
-        if self._tg is None:
-            raise RuntimeError(f"supervisor {self.name!r} is not running")
         if spec.id in self._specs:
             raise ValueError(f"supervisor {self.name!r} already has a child {spec.id!r}")
         self._specs[spec.id] = spec
         self._order.append(spec.id)
-        self._start(spec)
+        if self._tg is not None:
+            self._start(spec)
 
     async def stop_child(self, cid: str) -> bool:
         """Stop a child and forget it (it is not restarted); False if there was no such child."""

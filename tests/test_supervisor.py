@@ -220,16 +220,15 @@ async def test_an_escalating_child_supervisor_is_restarted_by_its_parent_with_fr
         tg.cancel_scope.cancel()
 
 
-async def test_a_dynamic_supervisor_starts_stops_and_restarts_children_at_run_time() -> None:
+async def test_a_dynamic_supervisor_starts_stops_and_restarts_children_before_and_during_its_run() -> None:
     log: list[str] = []
     events: list[SupervisorEvent] = []
     dyn = DynamicSupervisor("agents", intensity=10, on_event=events.append)
     kids = {f"agent-{i}": Child(f"agent-{i}", log) for i in range(3)}
-    with pytest.raises(RuntimeError, match="not running"):
-        dyn.start_child(ChildSpec("early", kids["agent-0"]))
+    dyn.start_child(ChildSpec("agent-0", kids["agent-0"], Restart.TRANSIENT))  # before run: starts with it
     async with anyio.create_task_group() as tg:
         await tg.start(dyn.run)
-        for name, child in kids.items():
+        for name, child in list(kids.items())[1:]:
             dyn.start_child(ChildSpec(name, child, Restart.TRANSIENT))
         with pytest.raises(ValueError, match="already has a child"):
             dyn.start_child(ChildSpec("agent-0", kids["agent-0"]))

@@ -7,7 +7,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -118,6 +118,15 @@ class TieredStore(KVCore):
         self.events = EventLog(self)
         self.brains = BrainTable(self)
         self.journal = Journal(self)
+
+    def background(self) -> list[tuple[str, Callable[..., Awaitable[None]]]]:
+        """The store's background loops, by name: the write-behind flusher (unless read-only)
+        and the TTL sweeper. Each runs until cancelled."""
+        loops: list[tuple[str, Callable[..., Awaitable[None]]]] = []
+        if self._read_only is None:
+            loops.append(("store_flusher", self.flush_forever))
+        loops.append(("store_sweeper", self.sweep_forever))
+        return loops
 
     # ---- listing and search ------------------------------------------------------------
 
@@ -233,6 +242,21 @@ class TieredStore(KVCore):
             await self.flush()
 
     # ---- stats -------------------------------------------------------------------------
+
+    async def usage(self, *, namespace: str | None = None, agent_id: str | None = None) -> dict[str, int]:
+        """Live entries and their bytes in one namespace, or owned by one agent (after a flush)."""
+        if (namespace is None) == (agent_id is None):
+            raise InvalidArgument("usage needs exactly one of namespace or agent_id")
+        try:
+            await self._flush_for_read()
+        except Unavailable:
+            pass  # what is committed is still a fair answer
+        column, value = ("namespace", namespace) if namespace is not None else ("agent_id", agent_id)
+        rows = await self._reader.fetchall(
+            f"SELECT count(*), coalesce(sum(size), 0) FROM entries WHERE {column} = ? "
+            "AND (expires_at IS NULL OR expires_at > ?)", (value, self._clock()),
+        )
+        return {"entries": int(rows[0][0]), "bytes": int(rows[0][1])}
 
     async def stats(self, *, detail: StatsDetail = "summary") -> dict[str, Any]:
         """Figures measured now: entries and bytes per namespace (live entries in SQLite after a
@@ -463,8 +487,12 @@ async def _key_filter(db: aiosqlite.Connection) -> KeyFilter:
 
 
 @asynccontextmanager
-async def open_store(config: StoreConfig, *, clock: Callable[[], float] = time.time) -> AsyncIterator[TieredStore]:
+async def open_store(config: StoreConfig, *, clock: Callable[[], float] = time.time,
+                     background: bool = True) -> AsyncIterator[TieredStore]:
     """Open the store, run its flusher and TTL sweeper, and on exit flush everything.
+
+    With `background=False` the caller runs them (`store.background()` names them, e.g. for a
+    supervisor); the final flush on exit happens either way.
 
     The final flush and close are shielded, so they also run when the caller is cancelled.
     An exception from the body propagates as itself (not inside an ExceptionGroup). A search
@@ -503,9 +531,9 @@ async def open_store(config: StoreConfig, *, clock: Callable[[], float] = time.t
             log.warning("store_fts_backlog_unindexed", path=str(config.path), rows=backlog,
                         reason="read-only: search may miss or misreport these entries")
         async with anyio.create_task_group() as tg:
-            if opened.read_only is None:
-                await tg.start(store.flush_forever)
-            await tg.start(store.sweep_forever)
+            if background:
+                for _, loop in store.background():
+                    await tg.start(loop)
             try:
                 yield store
             except Exception as exc:  # re-raised below, outside the task group
