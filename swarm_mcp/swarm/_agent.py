@@ -11,7 +11,7 @@ and everything still queued.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import structlog
@@ -32,6 +32,15 @@ async def run_agent(engine: SwarmEngine, agent_id: str) -> None:
     board = engine.board
     if board.requeue_executions(agent):
         log.info("agent_resumed_work", agent_id=agent_id, queued=len(agent.queue))
+    try:
+        await _serve(engine, agent_id, agent, board)
+    except BaseExceptionGroup as group:  # report the crash itself, not the task group around it
+        if len(group.exceptions) == 1 and isinstance(group.exceptions[0], Exception):
+            raise group.exceptions[0] from None
+        raise
+
+
+async def _serve(engine: SwarmEngine, agent_id: str, agent: Any, board: Any) -> None:
     async with anyio.create_task_group() as workers:
         while True:
             token = engine.wait_token(agent_id)

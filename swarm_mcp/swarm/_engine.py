@@ -383,6 +383,10 @@ class SwarmEngine:
         if event.kind == "restarted" and agent is not None:
             agent.metrics.restarts += 1
             self.persist.agents.add(agent.id)
+        if event.kind == "restarted" and swarm is not None:  # the whole swarm restarted: so did its agents
+            for member in swarm.live_agents():
+                member.metrics.restarts += 1
+                self.persist.agents.add(member.id)
         if event.kind == "escalated" and event.supervisor.startswith("swarm:"):
             owner = self.swarms.get(event.supervisor.removeprefix("swarm:"))
             if owner is not None:

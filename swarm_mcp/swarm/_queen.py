@@ -259,7 +259,8 @@ def plan_explicit(subtasks: Sequence[Mapping[str, Any]], *, max_description: int
             raise InvalidArgument(f"subtask {sid!r} lists a dependency twice: {deps}")
     cycle = find_cycle(graph)
     if cycle:
-        raise InvalidArgument(f"the plan has a dependency cycle: {' -> '.join(cycle)}; remove one of these dependsOn links")
+        raise InvalidArgument(f"the plan has a dependency cycle: {' -> '.join(cycle)} (each depends on the next); "
+                              "remove one of these dependsOn links")
     planned = []
     for sid, item in seen.items():
         kind = item.get("type") or (classify(item["description"])[0] or "research")

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import NotRequired, TypedDict
 
-from ..swarm import SwarmEngine, claim_view, task_results, task_view
+from ..swarm import SwarmEngine, claim_view, task_view
+from ..swarm import task_results as results_view
 from ._registry import ToolContext, ToolRegistry
 
 __all__ = ("register",)
@@ -113,7 +114,7 @@ async def task_results(
 ) -> dict[str, Any]:
     """The results of a task's subtasks, with their agents, quality and timings."""
     engine = _engine(ctx)
-    return task_results(engine, engine.board.task(task_id), format)
+    return results_view(engine, engine.board.task(task_id), format)
 
 
 async def task_cancel(ctx: ToolContext, task_id: TaskId) -> dict[str, Any]:
