@@ -256,14 +256,14 @@ class Brains:
         pool = self._pools.get(swarm_id)
         if pool is None:
             return {}
-        chosen = [a for a in (agent_ids if agent_ids is not None else pool.buffers) if a in pool.buffers
-                  and pool.buffers[a].seen > 0]
-        if agent_ids is None:
-            chosen = [a for a in chosen if pool.buffers[a].seen > pool.buffers[a].trained_on]
-        if not chosen:
-            return {}
-        seen = {a: pool.buffers[a].seen for a in chosen}
-        async with pool.lock:
+        async with pool.lock:  # choose inside the lock: a round that ran meanwhile has trained them
+            chosen = [a for a in (agent_ids if agent_ids is not None else pool.buffers) if a in pool.buffers
+                      and pool.buffers[a].seen > 0]
+            if agent_ids is None:
+                chosen = [a for a in chosen if pool.buffers[a].seen > pool.buffers[a].trained_on]
+            if not chosen:
+                return {}
+            seen = {a: pool.buffers[a].seen for a in chosen}
             await self._sync(swarm_id, pool, chosen)
             slots = {a: pool.buffers[a].slot for a in chosen if a in pool.buffers and pool.buffers[a].slot is not None}
             if not slots:
@@ -275,22 +275,22 @@ class Brains:
 
             started = time.perf_counter()
             result = await self.runtime.run(run)
-        self.train_seconds += time.perf_counter() - started
-        self.rounds += 1
-        out: dict[str, list[float]] = {}
-        for agent_id, slot in slots.items():
-            buffer = pool.buffers.get(agent_id)
-            if buffer is None:
-                continue
-            ran = int(result.epochs[slot])
-            history = [float(v) for v in result.mse[slot, :ran]]
-            out[agent_id] = history
-            if history and math.isfinite(history[-1]):
-                buffer.losses.append((seen[agent_id], history[-1]))
-            buffer.rounds += 1
-            buffer.trained_on = max(buffer.trained_on, seen[agent_id])
-            self.trained_agent_rounds += 1
-        return out
+            self.train_seconds += time.perf_counter() - started
+            self.rounds += 1
+            out: dict[str, list[float]] = {}
+            for agent_id, slot in slots.items():
+                buffer = pool.buffers.get(agent_id)
+                if buffer is None:
+                    continue
+                ran = int(result.epochs[slot])
+                history = [float(v) for v in result.mse[slot, :ran]]
+                out[agent_id] = history
+                if history and math.isfinite(history[-1]):
+                    buffer.losses.append((seen[agent_id], history[-1]))
+                buffer.rounds += 1
+                buffer.trained_on = max(buffer.trained_on, seen[agent_id])
+                self.trained_agent_rounds += 1
+            return out
 
     async def predict(self, swarm_id: str, agent_ids: Sequence[str], features: Sequence[Sequence[float]]) -> np.ndarray | None:
         """Predictions `(len(agent_ids), len(features), OUTPUTS)` from one forward pass of the
