@@ -24,6 +24,8 @@ from .memory import StoreConfig, TieredStore, open_store
 from .neural_runtime import NeuralRuntime
 from .neural_service import NeuralService
 from .protocol import ServerIdentity
+from .supervisor import ChildSpec, Strategy, Supervisor, SupervisorEvent
+from .swarm import EngineConfig, SwarmEngine
 
 __all__ = ("App", "Stopper", "TransportBook", "open_app", "SERVER_INSTRUCTIONS")
 
@@ -91,6 +93,7 @@ class App:
     lock: DataDirLock
     store: TieredStore
     neural: NeuralService
+    swarm: SwarmEngine
     clock: Callable[[], float] = time.time  # the one clock of the daemon's state (TTLs, timestamps)
     stopper: Stopper = field(default_factory=Stopper)
     started_at: float = field(default_factory=time.time)
@@ -121,11 +124,13 @@ async def open_app(
     lock = DataDirLock(config.lock_path)
     lock.acquire(tcp_url=None)
     try:
-        async with open_store(store_config(config), clock=clock) as store:
+        async with open_store(store_config(config), clock=clock, background=False) as store:
             runtime = NeuralRuntime(
                 config.data_dir / "jax-cache", workers=config.neural_workers, host_devices=config.neural_host_devices,
                 after_jax_import=after_jax_import,
             )
+            engine = SwarmEngine(store, runtime, engine_config(config), clock=clock)
+            await engine.load()
             app = App(
                 config=config,
                 identity=ServerIdentity("swarm-mcp", __version__, SERVER_INSTRUCTIONS),
@@ -135,13 +140,44 @@ async def open_app(
                     store, runtime, max_layer_size=config.neural_max_layer_size, max_layers=config.neural_max_layers,
                     max_parameters=config.neural_max_parameters, max_response_bytes=config.max_response_bytes, clock=clock,
                 ),
+                swarm=engine,
                 clock=clock,
                 stopper=stopper or Stopper(),
             )
-            log.info("daemon_started", pid=os.getpid(), version=__version__, data_dir=str(config.data_dir))
-            yield app
+            # The daemon's supervision tree: the store's loops, then the swarm engine (stopped first).
+            children = [ChildSpec(name, loop) for name, loop in store.background()]
+            children.append(ChildSpec("swarm_engine", engine.run, shutdown=30.0))
+            root = Supervisor("daemon", children, strategy=Strategy.ONE_FOR_ONE, intensity=3, period=60.0,
+                              clock=clock, on_event=_log_daemon_event)
+            async with anyio.create_task_group() as tg:
+                await tg.start(root.run)
+                log.info("daemon_started", pid=os.getpid(), version=__version__, data_dir=str(config.data_dir))
+                try:
+                    yield app
+                finally:
+                    tg.cancel_scope.cancel()
     finally:
         lock.release()
+
+
+def _log_daemon_event(event: SupervisorEvent) -> None:
+    if event.kind != "started":
+        log.warning(f"daemon_child_{event.kind}", child=event.child, reason=event.reason)
+
+
+def engine_config(config: Config) -> EngineConfig:
+    return EngineConfig(
+        max_swarms=config.swarm_max_swarms,
+        max_agents=config.swarm_max_agents,
+        max_open_subtasks=config.swarm_max_open_subtasks,
+        max_finished_tasks=config.swarm_max_finished_tasks,
+        lease_seconds=config.swarm_lease_seconds,
+        restart_intensity=config.swarm_restart_intensity,
+        restart_period=config.swarm_restart_period,
+        learning=config.swarm_learning,
+        brain_save_every=config.swarm_brain_save_every,
+        max_result_bytes=config.memory_max_value_bytes,
+    )
 
 
 def store_config(config: Config) -> StoreConfig:

@@ -7,7 +7,7 @@ of each value), and the tables later subsystems keep: `swarms`, `agents`, `tasks
 Version 2: `fts_backlog` (entries whose FTS rows are out of date: the flush commits rows there
 and a separate step indexes them). Version 3: `tombstones` (the last version of deleted and
 expired keys, so a key's version never goes backwards). Version 4: `record_tombstones`, the
-same for swarms, agents, tasks and networks.
+same for swarms, agents, tasks and networks. Version 5: `brains` (agent networks).
 """
 
 from __future__ import annotations
@@ -191,12 +191,29 @@ END;
     for kind in ("tasks", "networks")
 )
 
+# Agent brains: each agent's network parameters and recent experiences (opaque blobs written by
+# the swarm engine through `Journal`), removed with their agent or swarm.
+_V5 = """
+CREATE TABLE brains (
+    agent_id TEXT PRIMARY KEY REFERENCES agents (id) ON DELETE CASCADE,
+    swarm_id TEXT REFERENCES swarms (id) ON DELETE CASCADE,
+    layout TEXT NOT NULL,
+    params BLOB NOT NULL,
+    experiences BLOB NOT NULL,
+    meta TEXT NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX brains_swarm ON brains (swarm_id, agent_id);
+CREATE INDEX tasks_swarm_id ON tasks (swarm_id, id);
+"""
+
 # (version, description, DDL). Append only; never edit an applied step.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "entries with FTS5; swarms, agents, tasks, events, networks", _V1),
     (2, "fts_backlog: the FTS index is brought up to date after the flush, not in it", _V2),
     (3, "tombstones: a deleted or expired key's version never goes backwards", _V3),
     (4, "record_tombstones: a deleted record's version never goes backwards", _V4),
+    (5, "brains: agent networks and experiences; tasks listed per swarm in id order", _V5),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -7,7 +7,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from . import _sql
 from ._bloom import KeyFilter
 from ._limits import MAX_KEY_CHARS, check_limit, check_namespace, check_tags
 from ._reader import ReadConnection
+from ._journal import BrainTable, Journal
 from ._records import AgentTable, EventLog, NetworkTable, SwarmTable, TaskTable
 from ._schema import SCHEMA_VERSION, open_db
 from ._store import KEYS_SQL, KVCore, entry_from_row
@@ -101,7 +102,8 @@ class TieredStore(KVCore):
 
     Typed records for other subsystems hang off it: `swarms`, `agents`, `tasks`, `networks`
     (versioned rows, compare-and-set) and `events` (append-only). Those are written through
-    to SQLite: each write is its own committed transaction when the call returns.
+    to SQLite: each write is its own committed transaction when the call returns. `journal`
+    commits many of them (and `brains`) in one transaction, for the swarm engine.
     """
 
     def __init__(
@@ -115,6 +117,17 @@ class TieredStore(KVCore):
         self.tasks = TaskTable(self)
         self.networks = NetworkTable(self)
         self.events = EventLog(self)
+        self.brains = BrainTable(self)
+        self.journal = Journal(self)
+
+    def background(self) -> list[tuple[str, Callable[..., Awaitable[None]]]]:
+        """The store's background loops, by name: the write-behind flusher (unless read-only)
+        and the TTL sweeper. Each runs until cancelled."""
+        loops: list[tuple[str, Callable[..., Awaitable[None]]]] = []
+        if self._read_only is None:
+            loops.append(("store_flusher", self.flush_forever))
+        loops.append(("store_sweeper", self.sweep_forever))
+        return loops
 
     # ---- listing and search ------------------------------------------------------------
 
@@ -255,6 +268,21 @@ class TieredStore(KVCore):
 
     # ---- stats -------------------------------------------------------------------------
 
+    async def usage(self, *, namespace: str | None = None, agent_id: str | None = None) -> dict[str, int]:
+        """Live entries and their bytes in one namespace, or owned by one agent (after a flush)."""
+        if (namespace is None) == (agent_id is None):
+            raise InvalidArgument("usage needs exactly one of namespace or agent_id")
+        try:
+            await self._flush_for_read()
+        except Unavailable:
+            pass  # what is committed is still a fair answer
+        column, value = ("namespace", namespace) if namespace is not None else ("agent_id", agent_id)
+        rows = await self._reader.fetchall(
+            f"SELECT count(*), coalesce(sum(size), 0) FROM entries WHERE {column} = ? "
+            "AND (expires_at IS NULL OR expires_at > ?)", (value, self._clock()),
+        )
+        return {"entries": int(rows[0][0]), "bytes": int(rows[0][1])}
+
     async def stats(self, *, detail: StatsDetail = "summary") -> dict[str, Any]:
         """Figures measured now: entries and bytes per namespace (live entries in SQLite after a
         flush), the hot tier, pending writes, flushes, file sizes. `detailed` adds read-through,
@@ -319,7 +347,7 @@ class TieredStore(KVCore):
         }
         if detail == "detailed":
             counts = {}
-            for table in ("swarms", "agents", "tasks", "events", "networks"):
+            for table in ("swarms", "agents", "tasks", "events", "networks", "brains"):
                 counts[table] = (await self._reader.fetchall(f"SELECT count(*) FROM {table}"))[0][0]
             page = await self._reader.fetchall("PRAGMA page_count")
             free = await self._reader.fetchall("PRAGMA freelist_count")
@@ -489,8 +517,12 @@ async def _key_filter(db: aiosqlite.Connection) -> KeyFilter:
 
 
 @asynccontextmanager
-async def open_store(config: StoreConfig, *, clock: Callable[[], float] = time.time) -> AsyncIterator[TieredStore]:
+async def open_store(config: StoreConfig, *, clock: Callable[[], float] = time.time,
+                     background: bool = True) -> AsyncIterator[TieredStore]:
     """Open the store, run its flusher and TTL sweeper, and on exit flush everything.
+
+    With `background=False` the caller runs them (`store.background()` names them, e.g. for a
+    supervisor); the final flush on exit happens either way.
 
     The final flush and close are shielded, so they also run when the caller is cancelled.
     An exception from the body propagates as itself (not inside an ExceptionGroup). A search
@@ -530,9 +562,9 @@ async def open_store(config: StoreConfig, *, clock: Callable[[], float] = time.t
             log.warning("store_fts_backlog_unindexed", path=str(config.path), rows=backlog,
                         reason="read-only: search may miss or misreport these entries")
         async with anyio.create_task_group() as tg:
-            if opened.read_only is None:
-                await tg.start(store.flush_forever)
-            await tg.start(store.sweep_forever)
+            if background:
+                for _, loop in store.background():
+                    await tg.start(loop)
             try:
                 yield store
             except Exception as exc:  # re-raised below, outside the task group

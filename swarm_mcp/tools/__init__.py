@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import features, memory, neural
+from . import features, memory, neural, swarm, tasks
 from ._registry import ToolContext as ToolContext
 from ._registry import ToolRegistry as ToolRegistry
 
@@ -20,4 +20,6 @@ def build_registry(app: App) -> ToolRegistry:
     features.register(registry)
     memory.register(registry)
     neural.register(registry)
+    swarm.register(registry)
+    tasks.register(registry)
     return registry

@@ -66,7 +66,42 @@ EVERY_TOOL: list[tuple[str, dict[str, object]]] = [
     ("neural_load", {"path": "purity.net"}),
     ("neural_list", {}),
     ("neural_status", {}),
+    ("swarm_init", {"topology": "star", "maxAgents": 4, "name": "purity"}),
+    ("agent_spawn", {"type": "coder", "swarmId": "$swarm"}),
+    ("agent_list", {}),
+    ("task_orchestrate", {"task": "fix the login bug", "swarmId": "$swarm"}),
+    ("task_claim", {}),
+    ("task_heartbeat", {"taskId": "$subtask"}),
+    ("task_complete", {"taskId": "$subtask", "result": "fixed"}),
+    ("task_status", {"taskId": "$task", "detailed": True}),
+    ("task_results", {"taskId": "$task"}),
+    ("task_orchestrate", {"task": "Implement a, implement b", "strategy": "parallel", "swarmId": "$swarm"}),
+    ("task_claim", {}),
+    ("task_fail", {"taskId": "$subtask", "reason": "cannot", "retry": False}),
+    ("task_cancel", {"taskId": "$task"}),
+    ("swarm_status", {"verbose": True}),
+    ("swarm_monitor", {"duration": 0.2, "interval": 0.1}),
+    ("agent_metrics", {}),
+    ("neural_patterns", {}),
+    ("agent_stop", {"agentId": "$agent"}),
+    ("swarm_destroy", {"swarmId": "$swarm"}),
 ]
+
+
+def _resolve(arguments: dict[str, object], seen: dict[str, str]) -> dict[str, object]:
+    """Arguments with `$swarm`, `$agent`, `$task` and `$subtask` taken from earlier results."""
+    return {k: seen[v[1:]] if isinstance(v, str) and v.startswith("$") else v for k, v in arguments.items()}
+
+
+def _remember(result: dict[str, object], seen: dict[str, str]) -> None:
+    data = result.get("structuredContent") or {}
+    assert isinstance(data, dict)
+    for key, field in (("swarm", "swarm_id"), ("agent", "agent_id"), ("task", "task_id")):
+        value = data.get(key)
+        if isinstance(value, dict) and field in value:
+            seen[key] = value[field]
+    if data.get("claimed"):
+        seen["subtask"] = str(data["subtask_id"])
 
 
 def test_stdout_carries_only_protocol_messages_in_a_session_that_calls_every_tool(tmp_path: Path) -> None:
@@ -74,9 +109,11 @@ def test_stdout_carries_only_protocol_messages_in_a_session_that_calls_every_too
         client.initialize()
         served = {t["name"] for t in client.request("tools/list")["tools"]}
         assert served == {name for name, _ in EVERY_TOOL}, "add new tools to EVERY_TOOL"
+        seen: dict[str, str] = {}
         for name, arguments in EVERY_TOOL:
-            result = client.call_tool(name, arguments)
+            result = client.call_tool(name, _resolve(arguments, seen))
             assert not result["isError"], (name, result["content"][0]["text"])
+            _remember(result, seen)
         client.send(b"not json")
         client.writer.close()
         rest = client.reader.read()
