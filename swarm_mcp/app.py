@@ -21,6 +21,7 @@ from . import __version__
 from .config import Config
 from .datadir import DataDirLock, ensure_data_dir
 from .memory import StoreConfig, TieredStore, open_store
+from .jax_probe import JaxProbe
 from .neural_runtime import NeuralRuntime
 from .neural_service import NeuralService
 from .protocol import ServerIdentity
@@ -98,6 +99,7 @@ class App:
     stopper: Stopper = field(default_factory=Stopper)
     started_at: float = field(default_factory=time.time)
     transports: TransportBook = field(default_factory=TransportBook)
+    jax_probe: JaxProbe = field(default_factory=JaxProbe)  # probes JAX once, in a subprocess, when asked
 
     @property
     def stopping(self) -> anyio.Event:
@@ -146,6 +148,7 @@ async def open_app(
             )
             # The daemon's supervision tree: the store's loops, then the swarm engine (stopped first).
             children = [ChildSpec(name, loop) for name, loop in store.background()]
+            children.append(ChildSpec("jax_probe", app.jax_probe.run, shutdown=1.0))
             children.append(ChildSpec("swarm_engine", engine.run, shutdown=30.0))
             root = Supervisor("daemon", children, strategy=Strategy.ONE_FOR_ONE, intensity=3, period=60.0,
                               clock=clock, on_event=_log_daemon_event)

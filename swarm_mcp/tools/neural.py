@@ -314,12 +314,10 @@ async def neural_list(ctx: ToolContext) -> NetworkList:
 async def neural_status(ctx: ToolContext) -> NeuralStatus:
     """The neural runtime: whether JAX is loaded, backend and devices, device memory, compiled
     functions, networks loaded, compute time and workers. Never loads JAX just to answer."""
-    from .. import hostinfo
-
     service = _service(ctx)
     await service.list()
     runtime = service.status()
-    host = await hostinfo.neural_info()
+    host = await ctx.app.jax_probe.info()
     return {"runtime": runtime, "host": host}
 
 

@@ -189,3 +189,25 @@ def test_a_second_server_on_the_same_data_dir_exits_naming_the_owner(tmp_path: P
         assert second.returncode == 3
         assert f"pid {owner.process.pid}" in second.stderr.decode()
         assert second.stdout == b""
+
+
+def test_stdin_from_dev_null_is_an_immediate_eof_and_a_clean_exit(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "swarm_mcp", "serve"], env=server_env(tmp_path), stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=30, cwd=str(REPO_ROOT))
+    assert done.returncode == 0 and done.stdout == b""
+
+
+def test_a_signal_while_a_request_is_in_flight_answers_it_and_exits_zero(tmp_path: Path) -> None:
+    with _started(tmp_path) as client:
+        created = client.call_tool("neural_create", {"layers": [2, 8, 1], "networkId": "long"})
+        assert not created["isError"]
+        client.send({"jsonrpc": "2.0", "id": 99, "method": "tools/call", "params": {"name": "neural_train", "arguments": {
+            "networkId": "long", "inputs": [[0, 1], [1, 0]], "outputs": [[1], [0]], "maxEpochs": 10_000_000,
+            "desiredError": 0}}})
+        time.sleep(1.0)  # training is running
+        assert client.process is not None
+        client.process.send_signal(signal.SIGTERM)
+        reply = client.receive()
+        assert client.process.wait(timeout=10) == 0
+    assert reply["id"] == 99
+    assert reply.get("error", {}).get("code") == -32000 or reply["result"]["structuredContent"]["stopped_by"] == "cancelled"
