@@ -101,8 +101,21 @@ def _meminfo_bytes(text: str, key: str) -> int | None:
     return None
 
 
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_statm_fd: int | None = None
+
+
 def process_rss_bytes() -> int | None:
-    return _meminfo_bytes(_read("/proc/self/status") or "", "VmRSS")
+    """This process's resident set now, from /proc/self/statm (kept open and re-read: a stats
+    call asks every time, and opening /proc/self/status cost more than the rest of that call)."""
+    global _statm_fd
+    try:
+        if _statm_fd is None:
+            _statm_fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+        fields = os.pread(_statm_fd, 256, 0).split()
+        return int(fields[1]) * _PAGE_SIZE
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def memory_info() -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The daemon's standalone neural networks: ids, persistence, and compute off the event loop.
 
 JAX comes from the daemon's shared `NeuralRuntime`, loaded the first time a network is needed.
+numpy, like JAX, is imported on first use: starting the daemon and listing tools load neither.
 Every network lives in the store (`store.networks`: a summary as metadata and
 the exact JSON image as the blob), so it survives a restart; loaded networks are cached here.
 Training, running and testing run in worker threads (at most `neural_workers` at once), one
@@ -24,7 +25,6 @@ from typing_extensions import NotRequired, TypedDict  # pydantic needs these on 
 
 import anyio
 import anyio.from_thread
-import numpy as np
 import orjson
 import structlog
 
@@ -34,6 +34,8 @@ from .paths import ensure_private_dir
 from .neural_runtime import NeuralRuntime
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .memory import TieredStore
     from .neural import Network, TrainData
 
@@ -61,6 +63,8 @@ def as_data(inputs: Any, outputs: Any, *, n_in: int | None = None, n_out: int | 
 
 
 def _matrix(rows: Any, what: str, width: int | None) -> np.ndarray:
+    import numpy as np
+
     try:
         with np.errstate(all="ignore"):  # overflow to inf is reported below, with its position
             array = np.asarray(rows, dtype=np.float32)
@@ -403,6 +407,8 @@ def parameter_count(sizes: Sequence[int], *, shortcut: bool = False) -> int:
 
 
 def summarize(network: Network) -> dict[str, Any]:
+    import numpy as np
+
     layout = network.layout
     acts = [layout.activation_ids(layer) for layer in range(1, layout.num_layers)]
     names = _activation_names()
@@ -427,6 +433,8 @@ def _activation_names() -> dict[int, str]:
 
 
 def _param_bytes(network: Network) -> int:
+    import numpy as np
+
     return int(sum(np.asarray(leaf).nbytes for layer in network.params.layers for leaf in layer))
 
 
@@ -437,6 +445,8 @@ def _param_bytes(network: Network) -> int:
 
 
 def _run(neural: Any, network: Network, x: np.ndarray, apply_scaling: bool) -> np.ndarray:
+    import numpy as np
+
     scaling = network.params.scaling
     if apply_scaling and scaling is not None:
         x = np.asarray(neural.scale_input(scaling, x))
@@ -447,6 +457,8 @@ def _run(neural: Any, network: Network, x: np.ndarray, apply_scaling: bool) -> n
 
 
 def _test(neural: Any, network: Network, data: TrainData) -> dict[str, Any]:
+    import numpy as np
+
     mse, bit_fail = neural.evaluate_data(network, data)
     outputs = np.asarray(neural.run(network, data.inputs))
     targets = np.asarray(data.outputs)

@@ -46,7 +46,7 @@ from ._limits import (
 from ._reader import ReadConnection
 from ._types import Entry, StoreConfig, make_entry
 from ._writer import CHUNK as _CHUNK
-from ._writer import Prepared, in_writer_thread, index_batch, sweep_expired, write_batch_and_measure
+from ._writer import Prepared, in_writer_thread, index_batch, pages_in_use, sweep_expired, write_batch_and_measure
 
 log = structlog.get_logger()
 
@@ -668,6 +668,8 @@ class KVCore:
         with anyio.CancelScope(shield=True):  # one transaction, never cut in half
             try:
                 indexed, done = await in_writer_thread(self._db, index_batch, limit)
+                if done:  # the backlog held deleted values for the index: their pages are free now
+                    self._db_bytes = await in_writer_thread(self._db, pages_in_use)
             except sqlite3.Error as exc:  # rolled back on the writer's thread
                 if self._index_error is None:
                     log.error("store_fts_index_failed", path=str(self._config.path), error=str(exc))

@@ -112,6 +112,8 @@ class TieredStore(KVCore):
     ) -> None:
         super().__init__(config, db, clock=clock, read_only=read_only, keys=keys, reader=reader,
                          fts_backlog=fts_backlog, db_bytes=db_bytes)
+        self._ns_cache: tuple[tuple[int, int], float, dict[str, dict[str, int]]] | None = None
+        self._size_paths = (("db_bytes", str(config.path)), ("wal_bytes", f"{config.path}-wal"))
         self.swarms = SwarmTable(self)
         self.agents = AgentTable(self)
         self.tasks = TaskTable(self)
@@ -294,16 +296,15 @@ class TieredStore(KVCore):
         if detail not in ("summary", "detailed", "by-agent"):
             raise InvalidArgument(f"detail must be 'summary', 'detailed' or 'by-agent', not {detail!r}")
         flush_error = None
-        try:
-            await self._flush_for_read()
-        except Unavailable as exc:
-            flush_error = str(exc)
         now = self._clock()
         live = "expires_at IS NULL OR expires_at > ?"
-        ns_rows = await self._reader.fetchall(
-            f"SELECT namespace, count(*), coalesce(sum(size), 0) FROM entries WHERE {live} GROUP BY namespace", (now,)
-        )
-        namespaces = {r[0]: {"entries": r[1], "bytes": r[2]} for r in ns_rows}
+        namespaces = self._namespace_figures(now)
+        if namespaces is None:
+            try:
+                await self._flush_for_read()
+            except Unavailable as exc:
+                flush_error = str(exc)
+            namespaces = await self._count_namespaces(now)
         lookups = self._hits + self._misses
         out: dict[str, Any] = {
             "entries": sum(v["entries"] for v in namespaces.values()),
@@ -342,7 +343,7 @@ class TieredStore(KVCore):
                 "last_index_duration_s": self._last_index_duration,
                 "error": self._index_error,
             },
-            "files": {"path": str(self._config.path), **self._file_sizes()},
+            "files": {"path": self._size_paths[0][1], **self._file_sizes()},
             "read_only": self._read_only,
         }
         if detail == "detailed":
@@ -375,11 +376,35 @@ class TieredStore(KVCore):
             out["agents"] = {("" if r[0] is None else r[0]): {"entries": r[1], "bytes": r[2]} for r in rows}
         return out
 
+    def _namespace_figures(self, now: float) -> dict[str, dict[str, int]] | None:
+        """The last per-namespace counts, while nothing can have changed them: no write, delete or
+        import since (each moves `_seq` or `_epoch`), and no entry has expired since."""
+        cached = self._ns_cache
+        if cached is None or cached[0] != (self._seq, self._epoch) or now >= cached[1]:
+            return None
+        return {name: dict(figures) for name, figures in cached[2].items()}
+
+    async def _count_namespaces(self, now: float) -> dict[str, dict[str, int]]:
+        """Live entries and bytes per namespace, counted in SQLite (after a flush), and kept until
+        the next write or the next expiry."""
+        mark = (self._seq, self._epoch)
+        rows = await self._reader.fetchall(
+            "SELECT namespace, count(*), coalesce(sum(size), 0), "
+            "(SELECT min(expires_at) FROM entries WHERE expires_at > ?1) "
+            "FROM entries WHERE expires_at IS NULL OR expires_at > ?1 GROUP BY namespace",
+            (now,),
+        )
+        namespaces = {r[0]: {"entries": r[1], "bytes": r[2]} for r in rows}
+        next_expiry = rows[0][3] if rows and rows[0][3] is not None else float("inf")
+        if not self._dirty and not self._inflight:
+            self._ns_cache = (mark, next_expiry, namespaces)
+        return {name: dict(figures) for name, figures in namespaces.items()}
+
     def _file_sizes(self) -> dict[str, int]:
         sizes = {}
-        for name, suffix in (("db_bytes", ""), ("wal_bytes", "-wal")):
+        for name, path in self._size_paths:
             try:
-                sizes[name] = os.stat(f"{self._config.path}{suffix}").st_size
+                sizes[name] = os.stat(path).st_size
             except OSError:
                 sizes[name] = 0
         return sizes

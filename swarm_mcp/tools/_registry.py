@@ -11,6 +11,10 @@ text; a `SwarmError` or invalid arguments become `isError: true` with a message 
 wrong and what to do next; an unknown tool names the closest tools; an unexpected exception
 becomes a short message with an error id whose traceback goes to the log, never to the client.
 Each call writes one log line: tool, duration, outcome.
+
+Registering is cheap and scales with the number of tools: `add` only records the function. The
+`tools/list` entry is written from the type hints on first listing (`_schema`, no pydantic model),
+and the pydantic model that validates arguments is built on the tool's first call.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import secrets
 import time
 import typing
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -33,6 +36,7 @@ from pydantic.fields import FieldInfo
 
 from ..errors import SwarmError
 from ..protocol import CallInfo, ProgressFn
+from . import _schema
 
 if TYPE_CHECKING:
     from ..app import App
@@ -77,26 +81,106 @@ class ToolContext:
             await self._progress(progress, total, message)
 
 
-@dataclass(frozen=True, slots=True)
 class ToolSpec:
-    name: str
-    fn: ToolFn
-    arguments: type[BaseModel]
-    context_param: str | None
-    wire: dict[str, Any]  # the tools/list entry
+    """One registered tool. Its wire entry and its validation model are built when first needed."""
 
+    __slots__ = ("name", "fn", "options", "_parameters", "_context_param", "_returns", "_arguments", "_wire", "_fields")
 
-def _strip_titles(node: Any, *, naming: bool = False) -> Any:
-    """Drop pydantic's auto-generated `title`s; `naming` marks a dict whose keys are property names."""
-    if isinstance(node, dict):
-        return {
-            key: _strip_titles(value, naming=key in ("properties", "$defs", "patternProperties") and not naming)
-            for key, value in node.items()
-            if naming or not (key == "title" and isinstance(value, str))
-        }
-    if isinstance(node, list):
-        return [_strip_titles(item) for item in node]
-    return node
+    def __init__(self, fn: ToolFn, options: dict[str, Any]) -> None:
+        self.name = fn.__name__
+        self.fn = fn
+        self.options = options
+        self._parameters: dict[str, tuple[Any, Any, str]] | None = None
+        self._context_param: str | None = None
+        self._returns: Any = None
+        self._arguments: type[BaseModel] | None = None
+        self._wire: dict[str, Any] | None = None
+        self._fields: tuple[str, ...] = ()
+
+    def _inspect(self) -> dict[str, tuple[Any, Any, str]]:
+        """(hint, default, wire alias) per argument, from the signature and resolved type hints."""
+        if self._parameters is None:
+            hints = typing.get_type_hints(self.fn, include_extras=True)
+            parameters: dict[str, tuple[Any, Any, str]] = {}
+            for param in inspect.signature(self.fn).parameters.values():
+                hint = hints.get(param.name, Any)
+                if hint is ToolContext:
+                    self._context_param = param.name
+                    continue
+                parameters[param.name] = (hint, param.default, wire_name(param.name))
+            self._returns = hints.get("return")
+            self._parameters = parameters
+        return self._parameters
+
+    @property
+    def context_param(self) -> str | None:
+        self._inspect()
+        return self._context_param
+
+    @property
+    def arguments(self) -> type[BaseModel]:
+        """The pydantic model that validates this tool's arguments (built on first use)."""
+        if self._arguments is None:
+            fields: dict[str, Any] = {}
+            for name, (hint, default, alias) in self._inspect().items():
+                default = ... if default is inspect.Parameter.empty else default
+                if alias != name and not _has_alias(hint):
+                    default = Field(default, alias=alias)
+                fields[name] = (hint, default)
+            self._fields = tuple(fields)
+            self._arguments = create_model(
+                f"{self.name}_arguments",
+                __config__=ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True),
+                **fields,
+            )
+        return self._arguments
+
+    @property
+    def wire(self) -> dict[str, Any]:
+        """The `tools/list` entry (built on first use)."""
+        if self._wire is None:
+            self._wire = self._build_wire(fast=True)
+        return self._wire
+
+    def _build_wire(self, *, fast: bool) -> dict[str, Any]:
+        """The entry, its schemas from `_schema` (`fast`, falling back to pydantic for a type it
+        does not render) or from pydantic itself."""
+        parameters = self._inspect()
+        wire: dict[str, Any] = {"name": self.name, "description": inspect.cleandoc(self.fn.__doc__ or "").strip()}
+        try:
+            if not fast:
+                raise _schema.Unsupported("pydantic asked")
+            wire["inputSchema"] = _schema.input_schema(parameters)
+        except _schema.Unsupported:
+            wire["inputSchema"] = _schema.strip_titles(self.arguments.model_json_schema())
+        options = self.options
+        if options["title"]:
+            wire["title"] = options["title"]
+        returns = self._returns
+        if returns is not None and typing_extensions.is_typeddict(returns):
+            try:
+                if not fast:
+                    raise _schema.Unsupported("pydantic asked")
+                wire["outputSchema"] = _schema.output_schema(returns)
+            except _schema.Unsupported:
+                wire["outputSchema"] = _schema.strip_titles(TypeAdapter(returns).json_schema())
+        annotations: dict[str, Any] = {"readOnlyHint": options["read_only"], "openWorldHint": options["open_world"]}
+        if not options["read_only"]:
+            if options["destructive"] is not None:
+                annotations["destructiveHint"] = options["destructive"]
+            if options["idempotent"] is not None:
+                annotations["idempotentHint"] = options["idempotent"]
+        wire["annotations"] = annotations
+        return wire
+
+    def pydantic_wire(self) -> dict[str, Any]:
+        """The entry as pydantic writes it: what the fast path must equal (the tests compare)."""
+        return self._build_wire(fast=False)
+
+    def kwargs(self, validated: BaseModel) -> dict[str, Any]:
+        """The validated arguments by Python name (read from the model's own dict: fast)."""
+        values = validated.__dict__
+        return {name: values[name] for name in self._fields}
 
 
 def _describe_validation(tool: str, exc: ValidationError, arguments: type[BaseModel]) -> str:
@@ -145,45 +229,15 @@ class ToolRegistry:
         open_world: bool = False,
     ) -> None:
         """Register `fn` as a tool named after it; its hints and docstring define the schema."""
-        name = fn.__name__
-        if name in self._tools:
-            raise ValueError(f"tool {name!r} is already registered")
-        hints = typing.get_type_hints(fn, include_extras=True)
-        fields: dict[str, Any] = {}
-        context_param = None
-        for param in inspect.signature(fn).parameters.values():
-            hint = hints.get(param.name, Any)
-            if hint is ToolContext:
-                context_param = param.name
-                continue
-            default = ... if param.default is inspect.Parameter.empty else param.default
-            alias = wire_name(param.name)
-            if alias != param.name and not _has_alias(hint):
-                default = Field(default, alias=alias)
-            fields[param.name] = (hint, default)
-        arguments = create_model(
-            f"{name}_arguments", __config__=ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True),
-            **fields,
-        )
-        wire: dict[str, Any] = {
-            "name": name,
-            "description": inspect.cleandoc(fn.__doc__ or "").strip(),
-            "inputSchema": _strip_titles(arguments.model_json_schema()),
-        }
-        if title:
-            wire["title"] = title
-        returns = hints.get("return")
-        if returns is not None and typing_extensions.is_typeddict(returns):
-            wire["outputSchema"] = _strip_titles(TypeAdapter(returns).json_schema())
-        annotations: dict[str, Any] = {"readOnlyHint": read_only, "openWorldHint": open_world}
-        if not read_only:
-            if destructive is not None:
-                annotations["destructiveHint"] = destructive
-            if idempotent is not None:
-                annotations["idempotentHint"] = idempotent
-        wire["annotations"] = annotations
-        self._tools[name] = ToolSpec(name, fn, arguments, context_param, wire)
+        if fn.__name__ in self._tools:
+            raise ValueError(f"tool {fn.__name__!r} is already registered")
+        options = {"title": title, "read_only": read_only, "destructive": destructive, "idempotent": idempotent,
+                   "open_world": open_world}
+        self._tools[fn.__name__] = ToolSpec(fn, options)
         self._listing = None
+
+    def spec(self, name: str) -> ToolSpec | None:
+        return self._tools.get(name)
 
     def list_tools(self) -> list[dict[str, Any]]:
         if self._listing is None:
@@ -200,12 +254,13 @@ class ToolRegistry:
             if spec is None:
                 outcome = "unknown_tool"
                 return _text_result(self._unknown_tool_message(name), is_error=True)
+            model = spec.arguments
             try:
-                validated = spec.arguments.model_validate(arguments or {})
+                validated = model.model_validate(arguments or {})
             except ValidationError as exc:
                 outcome = "invalid_arguments"
-                return _text_result(_describe_validation(name, exc, spec.arguments), is_error=True)
-            kwargs = {field: getattr(validated, field) for field in spec.arguments.model_fields}
+                return _text_result(_describe_validation(name, exc, model), is_error=True)
+            kwargs = spec.kwargs(validated)
             if spec.context_param is not None:
                 kwargs[spec.context_param] = ToolContext(self.app, call, frozenset(validated.model_fields_set))
             try:

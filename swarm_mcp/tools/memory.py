@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import dataclasses
+import functools
 import gc
 import sys
 from pathlib import Path
@@ -72,22 +72,31 @@ def _entry(entry: Entry, now: float) -> dict[str, Any]:
     }
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
+    )]
+
+
+@functools.cache
+def _mallinfo2() -> Any:
+    """glibc's mallinfo2 from the libc already loaded in this process (no library search: that ran
+    `ldconfig -p` in a subprocess on every call), or None elsewhere."""
+    libc = ctypes.CDLL(None)
+    function = getattr(libc, "mallinfo2", None)
+    if function is not None:
+        function.restype = _MallInfo2
+    return function
+
+
 def _heap_bytes() -> dict[str, Any]:
-    """The C heap as glibc reports it (mallinfo2) and the interpreter's allocated block count."""
+    """The C heap as glibc reports it (mallinfo2, which walks every arena: `detailed` only) and
+    the interpreter's allocated block count."""
     out: dict[str, Any] = {"python_allocated_blocks": sys.getallocatedblocks()}
-    libc_name = ctypes.util.find_library("c")
-    if libc_name:
-        libc = ctypes.CDLL(libc_name)
-        if hasattr(libc, "mallinfo2"):
-
-            class MallInfo2(ctypes.Structure):
-                _fields_ = [(name, ctypes.c_size_t) for name in (
-                    "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
-                )]
-
-            libc.mallinfo2.restype = MallInfo2
-            info = libc.mallinfo2()
-            out.update(malloc_in_use_bytes=info.uordblks + info.hblkhd, malloc_arena_bytes=info.arena + info.hblkhd)
+    mallinfo2 = _mallinfo2()
+    if mallinfo2 is not None:
+        info = mallinfo2()
+        out.update(malloc_in_use_bytes=info.uordblks + info.hblkhd, malloc_arena_bytes=info.arena + info.hblkhd)
     return out
 
 
@@ -225,9 +234,9 @@ async def memory_usage(
         }
     if action == "stats":
         stats = await store.stats(detail=detail)
-        stats["process"] = {
-            "rss_bytes": hostinfo.process_rss_bytes(), **_heap_bytes(), "gc": _collector(), "jax": _jax_memory(),
-        }
+        stats["process"] = {"rss_bytes": hostinfo.process_rss_bytes(), "gc": _collector()}
+        if detail == "detailed":  # the figures that cost more than the rest of the call together
+            stats["process"].update(_heap_bytes(), jax=_jax_memory())
         return {"action": action, "stats": stats}
     target = confine(
         _require(path, "path", action, "a file name inside the data dir's exports/ folder"), config.exports_dir,

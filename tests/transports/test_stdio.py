@@ -133,6 +133,18 @@ def test_starting_and_listing_tools_does_not_import_jax(tmp_path: Path) -> None:
         assert "jaxlib" not in maps and "xla_extension" not in maps
 
 
+def test_numpy_is_loaded_only_by_the_first_call_that_needs_it(tmp_path: Path) -> None:
+    with spawn_stdio(tmp_path) as client:
+        client.initialize()
+        client.request("tools/list")
+        for name, arguments in (("memory_usage", {}), ("features_detect", {"category": "all"}), ("neural_list", {})):
+            assert not client.call_tool(name, arguments)["isError"]
+        assert client.process is not None
+        assert "_multiarray_umath" not in Path(f"/proc/{client.process.pid}/maps").read_text()
+        client.call_tool("neural_create", {"layers": [2, 2, 1]})
+        assert "_multiarray_umath" in Path(f"/proc/{client.process.pid}/maps").read_text()
+
+
 def test_eof_on_stdin_answers_requests_already_received_and_exits_zero(tmp_path: Path) -> None:
     with spawn_stdio(tmp_path) as client:
         client.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": initialize_params()})
