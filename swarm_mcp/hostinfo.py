@@ -8,7 +8,6 @@ installed distributions, SQLite features from a probe. JAX facts come from `swar
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import os
 import platform
 import shutil
@@ -36,6 +35,8 @@ def _read(path: str) -> str | None:
 def _package_versions() -> dict[str, str | None]:
     """Installed versions, read once: they describe the code this process loaded, which cannot
     change while it runs (each lookup scans site-packages, ~0.4 ms)."""
+    import importlib.metadata  # ~10 ms to import: only when asked
+
     versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:

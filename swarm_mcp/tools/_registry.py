@@ -14,31 +14,33 @@ Each call writes one log line: tool, duration, outcome.
 
 Registering is cheap and scales with the number of tools: `add` only records the function. The
 `tools/list` entry is written from the type hints on first listing (`_schema`, no pydantic model),
-and the pydantic model that validates arguments is built on the tool's first call.
+and the pydantic model that validates arguments is built on the tool's first call. With
+`add_modules`, a start whose `_catalog` is current imports no tool module (nor pydantic) at all:
+the listing comes from the catalog, and a module is imported when one of its tools is first called.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
 import secrets
 import time
 import typing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import typing_extensions
 import orjson
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
-from pydantic.fields import FieldInfo
 
 from ..errors import SwarmError
 from ..protocol import CallInfo, ProgressFn
-from . import _schema
+from ._catalog import Catalog
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
     from ..app import App
 
 __all__ = ("ToolContext", "ToolRegistry", "ToolSpec", "wire_name")
@@ -56,6 +58,8 @@ def wire_name(name: str) -> str:
 
 
 def _has_alias(hint: Any) -> bool:
+    from pydantic.fields import FieldInfo
+
     return any(isinstance(meta, FieldInfo) and meta.alias for meta in getattr(hint, "__metadata__", ()))
 
 
@@ -84,7 +88,8 @@ class ToolContext:
 class ToolSpec:
     """One registered tool. Its wire entry and its validation model are built when first needed."""
 
-    __slots__ = ("name", "fn", "options", "_parameters", "_context_param", "_returns", "_arguments", "_wire", "_fields")
+    __slots__ = ("name", "fn", "options", "_parameters", "_context_param", "_returns", "_arguments", "_wire", "_fields",
+                 "invalid")
 
     def __init__(self, fn: ToolFn, options: dict[str, Any]) -> None:
         self.name = fn.__name__
@@ -96,6 +101,7 @@ class ToolSpec:
         self._arguments: type[BaseModel] | None = None
         self._wire: dict[str, Any] | None = None
         self._fields: tuple[str, ...] = ()
+        self.invalid: type[ValidationError] = Exception  # type: ignore[assignment] # set with the model
 
     def _inspect(self) -> dict[str, tuple[Any, Any, str]]:
         """(hint, default, wire alias) per argument, from the signature and resolved type hints."""
@@ -121,6 +127,9 @@ class ToolSpec:
     def arguments(self) -> type[BaseModel]:
         """The pydantic model that validates this tool's arguments (built on first use)."""
         if self._arguments is None:
+            from pydantic import ConfigDict, Field, ValidationError, create_model
+
+            self.invalid = ValidationError
             fields: dict[str, Any] = {}
             for name, (hint, default, alias) in self._inspect().items():
                 default = ... if default is inspect.Parameter.empty else default
@@ -145,6 +154,11 @@ class ToolSpec:
     def _build_wire(self, *, fast: bool) -> dict[str, Any]:
         """The entry, its schemas from `_schema` (`fast`, falling back to pydantic for a type it
         does not render) or from pydantic itself."""
+        import typing_extensions
+        from pydantic import TypeAdapter
+
+        from . import _schema
+
         parameters = self._inspect()
         wire: dict[str, Any] = {"name": self.name, "description": inspect.cleandoc(self.fn.__doc__ or "").strip()}
         try:
@@ -207,16 +221,62 @@ def _text_result(text: str, *, is_error: bool) -> dict[str, Any]:
 
 
 class ToolRegistry:
-    """The daemon's tools: `add` them at start, then `list_tools` / `call_tool` from any engine."""
+    """The daemon's tools: `add` them (or `add_modules`) at start, then `list_tools` / `call_tool`
+    from any engine."""
 
     def __init__(self, app: App) -> None:
         self.app = app
         self._tools: dict[str, ToolSpec] = {}
         self._listing: list[dict[str, Any]] | None = None
+        self._package = ""
+        self._pending: dict[str, str] = {}  # tool -> module, from the catalog: not imported yet
+        self._cached_wire: dict[str, dict[str, Any]] = {}
+        self._loading: dict[str, anyio.Event] = {}
+        self._registering: str | None = None
+        self._modules: dict[str, list[str]] = {}
 
     @property
     def names(self) -> list[str]:
-        return list(self._tools)
+        return [*self._tools, *(name for name in self._pending if name not in self._tools)]
+
+    def add_modules(self, modules: Sequence[str], *, package: str, catalog: Catalog | None = None) -> None:
+        """Register the tools of each module (`package.module.register(registry)`), or, when
+        `catalog` is current, only note which module serves which tool: each is then imported
+        when one of its tools is first called. A fresh catalog is written otherwise."""
+        self._package = package
+        cached = catalog.load(modules) if catalog is not None else None
+        if cached is not None:
+            self._listing = cached.listing
+            self._cached_wire = {entry["name"]: entry for entry in cached.listing}
+            self._pending = {tool: module for module, tools in cached.modules.items() for tool in tools}
+            return
+        for module in modules:
+            self._register_module(module)
+        if catalog is not None:
+            catalog.save(self.list_tools(), self._modules)
+
+    def _register_module(self, module: str) -> None:
+        imported = importlib.import_module(f"{self._package}.{module}")
+        self._registering = module
+        try:
+            imported.register(self)
+        finally:
+            self._registering = None
+
+    async def _load_pending(self, name: str) -> None:
+        """Import the module that serves `name` (once, off the event loop) and register its tools."""
+        module = self._pending[name]
+        while (event := self._loading.get(module)) is not None:
+            await event.wait()
+        if name not in self._pending:
+            return
+        event = self._loading[module] = anyio.Event()
+        try:
+            await anyio.to_thread.run_sync(importlib.import_module, f"{self._package}.{module}")
+            self._register_module(module)
+        finally:
+            del self._loading[module]
+            event.set()
 
     def add(
         self,
@@ -229,35 +289,47 @@ class ToolRegistry:
         open_world: bool = False,
     ) -> None:
         """Register `fn` as a tool named after it; its hints and docstring define the schema."""
-        if fn.__name__ in self._tools:
-            raise ValueError(f"tool {fn.__name__!r} is already registered")
+        name = fn.__name__
+        if name in self._tools:
+            raise ValueError(f"tool {name!r} is already registered")
         options = {"title": title, "read_only": read_only, "destructive": destructive, "idempotent": idempotent,
                    "open_world": open_world}
-        self._tools[fn.__name__] = ToolSpec(fn, options)
-        self._listing = None
+        spec = self._tools[name] = ToolSpec(fn, options)
+        if self._registering is not None:
+            self._modules.setdefault(self._registering, []).append(name)
+        if self._pending.pop(name, None) is not None:
+            spec._wire = self._cached_wire.pop(name)  # noqa: SLF001 - the catalog's entry, already listed
+        else:
+            self._listing = None
 
     def spec(self, name: str) -> ToolSpec | None:
+        """The tool's spec, importing its module now if the catalog deferred it."""
+        if name in self._pending:
+            self._register_module(self._pending[name])
         return self._tools.get(name)
 
     def list_tools(self) -> list[dict[str, Any]]:
         if self._listing is None:
             self._listing = [spec.wire for spec in self._tools.values()]
+            self._listing += [self._cached_wire[name] for name in self._pending if name not in self._tools]
         return self._listing
 
     async def call_tool(self, name: str, arguments: Mapping[str, Any] | None, call: CallInfo) -> dict[str, Any]:
         """Run one tool call to a `CallToolResult` dict; never raises except for cancellation."""
         started = time.perf_counter()
-        spec = self._tools.get(name)
         outcome = "ok"
         error_id = None
         try:
+            if name in self._pending:
+                await self._load_pending(name)
+            spec = self._tools.get(name)
             if spec is None:
                 outcome = "unknown_tool"
                 return _text_result(self._unknown_tool_message(name), is_error=True)
             model = spec.arguments
             try:
                 validated = model.model_validate(arguments or {})
-            except ValidationError as exc:
+            except spec.invalid as exc:
                 outcome = "invalid_arguments"
                 return _text_result(_describe_validation(name, exc, model), is_error=True)
             kwargs = spec.kwargs(validated)
@@ -297,7 +369,7 @@ class ToolRegistry:
             log.info("tool_call", tool=name, ms=ms, outcome=outcome, transport=call.transport, error_id=error_id)
 
     def _unknown_tool_message(self, name: str) -> str:
-        known = list(self._tools)
+        known = self.names
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         close += [t for t in known if (name.lower() in t.lower() or t.lower() in name.lower()) and t not in close]
         hint = f" Closest tools: {', '.join(repr(t) for t in close[:3])}." if close else ""

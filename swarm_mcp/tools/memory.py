@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 from typing_extensions import NotRequired, TypedDict
 
-from .. import hostinfo
+from .. import heap, hostinfo
 from ..errors import Conflict, InvalidArgument
 from ..memory import Entry, VersionConflict
 from ..paths import confine, ensure_private_dir
@@ -104,7 +104,7 @@ def _collector() -> dict[str, Any]:
     """The cyclic garbage collector: objects frozen out of it (see `swarm_mcp.heap`), its
     thresholds, and collections run per generation."""
     return {
-        "frozen_objects": gc.get_freeze_count(),
+        "frozen_objects": heap.frozen_objects(),  # counting them walks ~100,000 objects: kept at freeze time
         "thresholds": list(gc.get_threshold()),
         "collections": [generation["collections"] for generation in gc.get_stats()],
     }
