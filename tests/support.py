@@ -23,6 +23,20 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVE = [sys.executable, "-m", "swarm_mcp", "serve"]
 
 
+def in_ci(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether this run is CI (`CI` set to anything but empty, 0 or false; `.ci/run` sets CI=1)."""
+    return environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
+def requirement_missing(reason: str) -> None:
+    """A test's requirement is absent: a failure under CI (which promises to provide it), a skip elsewhere."""
+    import pytest
+
+    if in_ci():
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
 def server_env(home: Path | str, **extra: str) -> dict[str, str]:
     """Environment for a server subprocess: this checkout first on the path, its own data dir."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWARM_MCP_")}

@@ -343,12 +343,12 @@ async def open_db(config: StoreConfig) -> OpenedDb:
             ) from exc
         return await _open_read_only(config, existed, reason=str(exc))
     try:
+        if existed and config.check_on_open:
+            await _quick_check(db, path)  # before anything writes: a corrupt file is refused byte for byte untouched
         mode = (await db.execute_fetchall("PRAGMA journal_mode = WAL"))[0][0]
         if mode.lower() != "wal":
             raise sqlite3.OperationalError(f"could not switch to WAL mode (got {mode})")
         await _configure(db, config)
-        if existed and config.check_on_open:
-            await _quick_check(db, path)
         current = await _schema_version(db)
         _check_not_newer(current, path)
         await _migrate(db, current, path)
