@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import features, memory, neural, swarm, tasks
+from . import benchmark, features, memory, neural, swarm, tasks
 from ._registry import ToolContext as ToolContext
 from ._registry import ToolRegistry as ToolRegistry
 
@@ -22,4 +22,5 @@ def build_registry(app: App) -> ToolRegistry:
     neural.register(registry)
     swarm.register(registry)
     tasks.register(registry)
+    benchmark.register(registry)
     return registry
