@@ -143,7 +143,7 @@ async def open_app(
             )
             # The daemon's supervision tree: the store's loops, then the swarm engine (stopped first).
             children = [ChildSpec(name, loop) for name, loop in store.background()]
-            children.append(ChildSpec("swarm_engine", engine.run, shutdown=30.0))
+            children.append(ChildSpec("swarm_engine", engine.run, shutdown=60.0, stop=engine.shutdown))
             root = Supervisor("daemon", children, strategy=Strategy.ONE_FOR_ONE, intensity=3, period=60.0,
                               clock=clock, on_event=_log_daemon_event)
             async with anyio.create_task_group() as tg:
@@ -152,6 +152,8 @@ async def open_app(
                 try:
                     yield app
                 finally:
+                    with anyio.CancelScope(shield=True):
+                        await root.shutdown()  # in order, newest first, before anything is cancelled
                     tg.cancel_scope.cancel()
     finally:
         lock.release()

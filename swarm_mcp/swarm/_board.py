@@ -684,6 +684,14 @@ class TaskBoard:
 
     # -- active executors (run by the agent's coroutine) ---------------------------------------
 
+    def has_executions(self, agent: Agent) -> bool:
+        """Whether the agent has active-executor work queued or running."""
+        for sid in (*agent.queue, *agent.running):
+            sub = self.subtasks.get(sid)
+            if sub is not None and sub.executor != "client" and sub.state in (ASSIGNED, RUNNING):
+                return True
+        return False
+
     def next_execution(self, agent: Agent) -> Subtask | None:
         """The agent's next queued subtask for an active executor, now running, or None."""
         if len(agent.running) >= agent.concurrency:
@@ -728,6 +736,7 @@ class TaskBoard:
                 why = reason if outcome is None else (outcome.reason or "the executor reported failure")
                 await self._finish_attempt(sub, success=False, result=None if outcome is None else outcome.result,
                                            quality=None, reason=why, retry=True)
+        self.engine.wake(agent.id)  # its coroutine may close its workers' task group
         if scope.cancelled_caught:
             return
         await self.engine.persist.commit()

@@ -65,7 +65,7 @@ def agent_metrics(engine: SwarmEngine, agent: Agent, metric: str, namespace_usag
         total = m.done + m.failed
         out["tasks"] = {"done": m.done, "failed": m.failed, "success_rate": None if not total else round(m.done / total, 4),
                         "queue_length": len(agent.queue), "running": len(agent.running),
-                        "by_type": {t: {"done": c[0], "failed": c[1]} for t, c in m.by_type.items()}}
+                        "by_type": {t: {"done": c[0], "failed": c[1]} for t, c in (m.by_type or {}).items()}}
     if metric in ("all", "performance"):
         durations = list(m.durations)
         out["performance"] = {"samples": len(durations),
