@@ -44,6 +44,7 @@ OUTPUTS = 3  # success, quality, speed
 PER_TYPE = 6
 SAMPLES = PER_TYPE * len(TASK_TYPES)
 EPOCHS_PER_ROUND = 20
+MIN_CAPACITY = 64  # every swarm up to 64 agents shares one capacity bucket, so one set of compiled kernels
 ADAM_LEARNING_RATE = 0.05
 LAYOUT = {"sizes": [FEATURES, HIDDEN, OUTPUTS], "hidden": "sigmoid_symmetric", "output": "sigmoid",
           "algorithm": "adam", "error_function": "linear"}
@@ -135,7 +136,7 @@ def _apply_changes(neural: Any, pool: _Pool, adds: list[tuple[str, list[np.ndarr
         pool.population = neural.create_population(
             layout, 0, key=jax.random.key(int.from_bytes(np.random.default_rng().bytes(4), "little")),
             training=training, samples=SAMPLES, window=EPOCHS_PER_ROUND,
-            capacity=neural.capacity_for(max(len(adds), 8), len(jax.local_devices())),
+            capacity=neural.capacity_for(max(len(adds), MIN_CAPACITY), len(jax.local_devices())),
         )
     population = pool.population
     if removes:
