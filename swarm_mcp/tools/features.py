@@ -13,7 +13,8 @@ from ._registry import ToolContext, ToolRegistry
 
 __all__ = ("register",)
 
-Category = Literal["all", "runtime", "cpu", "memory", "neural", "storage", "transports", "swarm"]
+Category = Literal["all", "runtime", "cpu", "memory", "neural", "storage", "transports", "swarm", "simd", "platform"]
+_ALIASES = {"simd": "cpu", "platform": "runtime"}  # ruv-swarm's names for the same facts
 
 
 class FeaturesReport(TypedDict):
@@ -31,7 +32,7 @@ async def features_detect(
     ctx: ToolContext,
     category: Annotated[
         Category,
-        Field(description="Which facts to detect."),
+        Field(description="Which facts to detect (simd: cpu; platform: runtime)."),
     ] = "all",
 ) -> FeaturesReport:
     """Detect what this swarm-mcp host offers, measured now (nothing is a stored label).
@@ -45,6 +46,7 @@ async def features_detect(
     """
     app = ctx.app
     report: FeaturesReport = {"category": category}
+    category = _ALIASES.get(category, category)  # type: ignore[assignment]
     wanted = {category} if category != "all" else {"runtime", "cpu", "memory", "neural", "storage", "transports", "swarm"}
     if "runtime" in wanted:
         report["runtime"] = hostinfo.runtime_info(app.started_at)
