@@ -83,7 +83,7 @@ async def test_all_reports_every_category_and_uptime_moves(tmp_path: Path) -> No
 async def test_an_unknown_category_lists_the_valid_ones(tmp_path: Path) -> None:
     async with mcp_client(tmp_path) as (client, _):
         result = await client.call_tool("features_detect", {"category": "gpu"})
-    assert result.is_error and "'all', 'runtime', 'cpu', 'memory', 'neural', 'storage', 'transports' or 'swarm'" in result.content[0].text
+    assert result.is_error and "'all', 'runtime', 'cpu', 'memory', 'neural', 'storage', 'transports', 'swarm', 'simd' or 'platform'" in result.content[0].text
 
 
 @pytest.mark.parametrize("category", ["runtime", "cpu", "memory", "storage", "transports", "swarm"])

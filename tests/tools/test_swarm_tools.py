@@ -257,7 +257,7 @@ async def test_in_a_hierarchy_a_task_stays_in_one_team_and_a_stopped_workers_wor
 
 async def test_a_critical_agents_work_is_reviewed_by_another_agent_before_its_dependents_run(tmp_path: Path) -> None:
     async with mcp_client(tmp_path) as (client, _):
-        swarm_id, _ = await swarm_with(client, "star")
+        swarm_id, _ = await swarm_with(client, "star", cognitivePattern="convergent")  # the Queen never explores
         coder = (await call(client, "agent_spawn", type="coder", cognitivePattern="critical"))["agent"]["agent_id"]
         reviewer = (await call(client, "agent_spawn", type="reviewer"))["agent"]["agent_id"]
         task = (await call(client, "task_orchestrate", task="x", subtasks=[
