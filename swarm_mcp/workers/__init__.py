@@ -1,0 +1,35 @@
+"""Claude Code workers: headless `claude -p` processes that do subtasks.
+
+    executor = ClaudeExecutor(DaemonEndpoint(), data_dir=..., environ=os.environ, workers=2, run_timeout=600)
+    engine = SwarmEngine(store, runtime, config, executors={"claude": executor})
+
+`ClaudeExecutor` is the daemon's `claude` executor; `run_worker` is `swarm-mcp worker`, the same
+worker loop on another machine, claiming subtasks from a daemon over authenticated HTTP. Both
+build the prompt with `build_prompt` and read Claude's JSON output with `outcome_of`.
+"""
+
+from __future__ import annotations
+
+from ._endpoint import DaemonEndpoint as DaemonEndpoint
+from ._executor import ClaudeExecutor as ClaudeExecutor
+from ._launch import Endpoint as Endpoint
+from ._launch import claude_argv as claude_argv
+from ._launch import locate_claude as locate_claude
+from ._launch import mcp_config_file as mcp_config_file
+from ._prompt import build_prompt as build_prompt
+from ._prompt import work_item_from_claim as work_item_from_claim
+from ._result import RunOutput as RunOutput
+from ._result import outcome_of as outcome_of
+
+__all__ = (
+    "ClaudeExecutor",
+    "DaemonEndpoint",
+    "Endpoint",
+    "RunOutput",
+    "build_prompt",
+    "claude_argv",
+    "locate_claude",
+    "mcp_config_file",
+    "outcome_of",
+    "work_item_from_claim",
+)
