@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--token-file", metavar="FILE", help="bearer token for HTTP clients (or env SWARM_MCP_TOKEN)")
     serve.add_argument("--max-line-bytes", type=int, metavar="N", help="largest JSON-RPC line accepted (default 4 MiB)")
+    serve.add_argument("--tools", metavar="AREAS", help="serve only these tool areas, comma-separated "
+                       "(features, memory, neural, swarm, tasks, benchmark)")
     _common(serve)
 
     claude = commands.add_parser(
@@ -91,7 +93,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         if not sep:
             raise SwarmError(f"--set {item!r}: write KEY=VALUE, e.g. --set memory_flush_ms=20")
         flags[key.strip().replace("-", "_")] = value
-    for name in ("data_dir", "log_level", "log_file", "token_file", "max_line_bytes"):
+    for name in ("data_dir", "log_level", "log_file", "token_file", "max_line_bytes", "tools"):
         value = getattr(args, name, None)
         if value is not None:
             flags[name] = value

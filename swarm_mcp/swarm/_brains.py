@@ -2,7 +2,8 @@
 
 A brain maps a subtask's features (`_features.FEATURES` numbers) to three predictions in
 [0, 1]: success, quality and speed. Every finished subtask becomes an experience of its agent
-(features -> what happened); an agent keeps its newest `SAMPLES` in a ring buffer. Brains
+(features -> what happened); an agent keeps its newest `PER_TYPE` experiences of each task
+type (a ring per type, so a rare kind of work is not forgotten behind a common one). Brains
 train in batched, vmapped RPROP rounds over every agent with new experiences at once, off the
 event loop, on the daemon's shared `NeuralRuntime`; routing asks one forward pass for all
 candidates. A population is created the first time its swarm has something to learn, so a
@@ -26,7 +27,8 @@ import anyio
 import structlog
 
 from ..neural_runtime import NeuralRuntime
-from ._features import FEATURES
+from ._features import FEATURES, TEXT_BUCKETS
+from ._model import TASK_TYPES
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,24 +41,27 @@ log = structlog.get_logger("swarm_mcp.swarm")
 
 HIDDEN = 8
 OUTPUTS = 3  # success, quality, speed
-SAMPLES = 32
+PER_TYPE = 6
+SAMPLES = PER_TYPE * len(TASK_TYPES)
 EPOCHS_PER_ROUND = 20
+ADAM_LEARNING_RATE = 0.05
 LAYOUT = {"sizes": [FEATURES, HIDDEN, OUTPUTS], "hidden": "sigmoid_symmetric", "output": "sigmoid",
-          "algorithm": "rprop", "error_function": "linear"}
+          "algorithm": "adam", "error_function": "linear"}
 
 
 @dataclass(slots=True)
 class _Buffer:
-    """An agent's newest experiences (a ring of SAMPLES rows, allocated on the first one; numpy
-    is not loaded until an agent learns something) and what it has learned."""
+    """An agent's newest experiences, PER_TYPE rows per task type (allocated on the first one;
+    numpy is not loaded until an agent learns something), and what it has learned."""
 
     x: np.ndarray | None = None
     y: np.ndarray | None = None
+    per_type: list[int] = field(default_factory=lambda: [0] * len(TASK_TYPES))  # experiences of each type
     seen: int = 0  # experiences ever recorded
     trained_on: int = 0  # `seen` at the last training round
     saved_at: int = 0  # `seen` at the last save
     rounds: int = 0
-    losses: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=50))  # (seen, mse)
+    losses: deque[tuple[int, float, float]] = field(default_factory=lambda: deque(maxlen=50))  # (seen, before, after)
     slot: int | None = None
     saved_params: list[np.ndarray] | None = None  # restored weights waiting for the population
 
@@ -69,17 +74,22 @@ class _Buffer:
         return self.x, self.y
 
     def add(self, features: Sequence[float], target: Sequence[float]) -> None:
-        self.allocate()
-        assert self.x is not None and self.y is not None
-        row = self.seen % SAMPLES
-        self.x[row] = features
-        self.y[row] = target
+        x, y = self.allocate()
+        one_hot = features[TEXT_BUCKETS:TEXT_BUCKETS + len(TASK_TYPES)]
+        kind = max(range(len(TASK_TYPES)), key=lambda i: one_hot[i])
+        row = kind * PER_TYPE + self.per_type[kind] % PER_TYPE
+        x[row] = features
+        y[row] = target
+        self.per_type[kind] += 1
         self.seen += 1
+
+    def filled(self) -> list[int]:
+        return [k * PER_TYPE + i for k, n in enumerate(self.per_type) for i in range(min(n, PER_TYPE))]
 
     def rows(self) -> tuple[np.ndarray, np.ndarray]:
         x, y = self.allocate()
-        n = min(self.seen, SAMPLES)
-        return x[:n].copy(), y[:n].copy()
+        rows = self.filled()
+        return x[rows].copy(), y[rows].copy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +123,8 @@ def _apply_changes(neural: Any, pool: _Pool, adds: list[tuple[str, list[np.ndarr
     if pool.population is None:
         layout = neural.create_standard(LAYOUT["sizes"], key=jax.random.key(0), activation_hidden="SIGMOID_SYMMETRIC",
                                         activation_output="SIGMOID").layout
-        training = neural.TrainParams(error_function=neural.ErrorFunction.LINEAR)
+        training = neural.TrainParams(algorithm=neural.Algorithm.ADAM, error_function=neural.ErrorFunction.LINEAR,
+                                      adam_learning_rate=ADAM_LEARNING_RATE)
         pool.population = neural.create_population(
             layout, 0, key=jax.random.key(int.from_bytes(np.random.default_rng().bytes(4), "little")),
             training=training, samples=SAMPLES, window=EPOCHS_PER_ROUND,
@@ -193,11 +204,12 @@ class Brains:
             return {"experiences": 0, "training_rounds": 0, "loss": None, "loss_history": []}
         return {
             "experiences": buffer.seen,
-            "buffered": min(buffer.seen, SAMPLES),
+            "buffered": len(buffer.filled()),
             "training_rounds": buffer.rounds,
             "untrained_experiences": buffer.seen - buffer.trained_on,
-            "loss": buffer.losses[-1][1] if buffer.losses else None,
-            "loss_history": [{"experiences": n, "mse": round(mse, 6)} for n, mse in buffer.losses],
+            "loss": round(buffer.losses[-1][2], 8) if buffer.losses else None,
+            "loss_history": [{"experiences": n, "mse_before": round(before, 6), "mse": round(after, 8)}
+                             for n, before, after in buffer.losses],
             "saved_at_experience": buffer.saved_at,
         }
 
@@ -256,14 +268,14 @@ class Brains:
         pool = self._pools.get(swarm_id)
         if pool is None:
             return {}
-        chosen = [a for a in (agent_ids if agent_ids is not None else pool.buffers) if a in pool.buffers
-                  and pool.buffers[a].seen > 0]
-        if agent_ids is None:
-            chosen = [a for a in chosen if pool.buffers[a].seen > pool.buffers[a].trained_on]
-        if not chosen:
-            return {}
-        seen = {a: pool.buffers[a].seen for a in chosen}
-        async with pool.lock:
+        async with pool.lock:  # choose inside the lock: a round that ran meanwhile has trained them
+            chosen = [a for a in (agent_ids if agent_ids is not None else pool.buffers) if a in pool.buffers
+                      and pool.buffers[a].seen > 0]
+            if agent_ids is None:
+                chosen = [a for a in chosen if pool.buffers[a].seen > pool.buffers[a].trained_on]
+            if not chosen:
+                return {}
+            seen = {a: pool.buffers[a].seen for a in chosen}
             await self._sync(swarm_id, pool, chosen)
             slots = {a: pool.buffers[a].slot for a in chosen if a in pool.buffers and pool.buffers[a].slot is not None}
             if not slots:
@@ -275,22 +287,22 @@ class Brains:
 
             started = time.perf_counter()
             result = await self.runtime.run(run)
-        self.train_seconds += time.perf_counter() - started
-        self.rounds += 1
-        out: dict[str, list[float]] = {}
-        for agent_id, slot in slots.items():
-            buffer = pool.buffers.get(agent_id)
-            if buffer is None:
-                continue
-            ran = int(result.epochs[slot])
-            history = [float(v) for v in result.mse[slot, :ran]]
-            out[agent_id] = history
-            if history and math.isfinite(history[-1]):
-                buffer.losses.append((seen[agent_id], history[-1]))
-            buffer.rounds += 1
-            buffer.trained_on = max(buffer.trained_on, seen[agent_id])
-            self.trained_agent_rounds += 1
-        return out
+            self.train_seconds += time.perf_counter() - started
+            self.rounds += 1
+            out: dict[str, list[float]] = {}
+            for agent_id, slot in slots.items():
+                buffer = pool.buffers.get(agent_id)
+                if buffer is None:
+                    continue
+                ran = int(result.epochs[slot])
+                history = [float(v) for v in result.mse[slot, :ran]]
+                out[agent_id] = history
+                if history and math.isfinite(history[-1]):
+                    buffer.losses.append((seen[agent_id], history[0], history[-1]))
+                buffer.rounds += 1
+                buffer.trained_on = max(buffer.trained_on, seen[agent_id])
+                self.trained_agent_rounds += 1
+            return out
 
     async def predict(self, swarm_id: str, agent_ids: Sequence[str], features: Sequence[Sequence[float]]) -> np.ndarray | None:
         """Predictions `(len(agent_ids), len(features), OUTPUTS)` from one forward pass of the
@@ -359,8 +371,9 @@ def _snapshot(buffer: _Buffer, leaves: list[np.ndarray]) -> BrainSnapshot:
     params = b"".join(leaf.astype(np.float32).tobytes() for leaf in leaves)
     x, y = buffer.allocate()
     meta = {"layout": LAYOUT, "leaf_sizes": [int(leaf.size) for leaf in leaves], "seen": buffer.seen,
+            "per_type": list(buffer.per_type),
             "trained_on": buffer.trained_on, "rounds": buffer.rounds,
-            "losses": [[n, mse] for n, mse in buffer.losses]}
+            "losses": [list(point) for point in buffer.losses]}
     return BrainSnapshot(params, x.tobytes() + y.tobytes(), meta)
 
 
@@ -377,9 +390,12 @@ def _restore(buffer: _Buffer, saved: BrainRecord) -> None:
         x[:] = raw[: SAMPLES * FEATURES].reshape(SAMPLES, FEATURES)
         y[:] = raw[SAMPLES * FEATURES:].reshape(SAMPLES, OUTPUTS)
     buffer.seen = buffer.saved_at = int(meta.get("seen", 0))
+    per_type = [int(n) for n in meta.get("per_type", ())]
+    if len(per_type) == len(TASK_TYPES):
+        buffer.per_type = per_type
     buffer.trained_on = int(meta.get("trained_on", 0))
     buffer.rounds = int(meta.get("rounds", 0))
-    buffer.losses.extend((int(n), float(m)) for n, m in meta.get("losses", ()))
+    buffer.losses.extend((int(p[0]), float(p[1]), float(p[-1])) for p in meta.get("losses", ()) if len(p) >= 2)
     flat = np.frombuffer(saved.params, np.float32)
     leaves, start = [], 0
     for size in meta.get("leaf_sizes", ()):

@@ -27,7 +27,7 @@ import anyio
 import structlog
 from anyio.abc import TaskStatus
 
-from ..errors import Conflict, InvalidArgument, LimitExceeded, NotFound, format_choices
+from ..errors import Conflict, InvalidArgument, LimitExceeded, NotFound, Unavailable, format_choices
 from ..memory import RecordBatch, TieredStore
 from ..neural_runtime import NeuralRuntime
 from ..supervisor import ChildSpec, DynamicSupervisor, Restart, Strategy, Supervisor, SupervisorEvent
@@ -433,6 +433,39 @@ class SwarmEngine:
             for agent_id, snap in (await self.brains.snapshots(swarm_id)).items():
                 self.persist.brains[agent_id] = (swarm_id, snap)
         return trained
+
+    async def train_agents(self, agent_id: str, *, epochs: int) -> dict[str, dict[str, Any]]:
+        """Train one agent's brain (or every agent's, for "all") on its experiences now; the
+        MSE of every epoch, per agent. The trained brains are saved.
+
+        Raises:
+            Unavailable: learning is off (setting swarm_learning).
+            NotFound: no such agent.
+            Conflict: the agent has no experiences yet.
+        """
+        if self.brains is None:
+            raise Unavailable("agent brains are off in this daemon (setting swarm_learning=false)")
+        if agent_id == "all":
+            targets = {s: [a.id for a in swarm.live_agents()] for s, swarm in self.swarms.items()}
+        else:
+            agent = self.agent(agent_id)
+            if agent.stopped:
+                raise Conflict(f"agent {agent_id!r} is stopped; its brain no longer trains")
+            if not self.brains.agent(agent.swarm_id, agent.id)["experiences"]:
+                raise Conflict(f"agent {agent_id!r} has no experiences yet; it learns from the subtasks it finishes "
+                               "(task_claim, then task_complete or task_fail)")
+            targets = {agent.swarm_id: [agent.id]}
+        out: dict[str, dict[str, Any]] = {}
+        for swarm_id, agents in targets.items():
+            losses = await self.brains.train(swarm_id, agents, epochs=epochs)
+            for aid, history in losses.items():
+                out[aid] = {"swarm_id": swarm_id, "mse": history, **{k: v for k, v in self.brains.agent(swarm_id, aid).items()
+                                                                    if k in ("experiences", "training_rounds")}}
+            for aid, snap in (await self.brains.snapshots(swarm_id, force=True)).items():
+                self.persist.brains[aid] = (swarm_id, snap)
+        self.counters["brain_trained"] += len(out)
+        await self.persist.commit()
+        return out
 
     async def save_brains(self, *, force: bool) -> None:
         if self.brains is None:

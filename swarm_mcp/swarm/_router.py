@@ -1,9 +1,9 @@
 """Routing: which agent gets a ready subtask, and why.
 
 For each subtask the topology names a decider (the Queen, a coordinator, or a ring
-predecessor) and the candidates it may choose from. Each candidate is scored by capability
-match × its brain's predicted success (0.5, the prior, while its brain has not trained),
-discounted by its load as the swarm's strategy says; the decider's cognitive pattern turns the
+predecessor) and the candidates it may choose from. Each candidate is scored by its brain's
+predicted success (0.5, the prior, while its brain has not trained) weighted by its capability
+match and discounted by its load, as the swarm's strategy says (`score`); the decider's cognitive pattern turns the
 scores into a choice. All subtasks routed together share one forward pass over the swarm's
 population. Round-robin routing (`routing: round_robin`, the learning baseline) cycles through
 the candidates instead. The decision, with the top candidates' scores, is kept on the subtask.
@@ -41,13 +41,18 @@ def match(agent: Agent, subtask: Subtask) -> float:
 
 
 def score(strategy: str, fit: float, predicted: float, load: int, *, load_weight: float, maturity: float) -> float:
-    """A candidate's score: capability fit × predicted success, discounted by load per strategy.
-    `maturity` in [0, 1] is how much the swarm has learned (adaptive leans on the brains as it grows)."""
-    if strategy == "balanced":
-        return fit * predicted / (1.0 + load_weight * load)
+    """A candidate's score: predicted success weighted by capability fit, discounted by load.
+
+    Declared capabilities are a prior and the brain's prediction is evidence: balanced and
+    adaptive routing let evidence outweigh a poor fit (`0.5 + 0.5 * fit`), specialized routing
+    multiplies by the fit itself. Balanced spreads load; adaptive spreads it less as the swarm
+    matures (`maturity` in [0, 1]: how much it has learned); specialized barely looks at load."""
     if strategy == "specialized":
-        return fit * fit * predicted / (1.0 + 0.2 * load_weight * load)
-    return fit ** (1.0 + maturity) * predicted / (1.0 + (1.0 - 0.8 * maturity) * load_weight * load)
+        return fit * predicted / (1.0 + 0.2 * load_weight * load)
+    prior = 0.5 + 0.5 * fit
+    if strategy == "balanced":
+        return prior * predicted / (1.0 + load_weight * load)
+    return prior * predicted / (1.0 + (1.0 - 0.8 * maturity) * load_weight * load)
 
 
 def _decider(swarm: Swarm, task: Task, subtask: Subtask, live: list[Agent], finished_by: str | None,
