@@ -88,7 +88,7 @@ class DaemonEndpoint:
 
         try:
             async with anyio.create_task_group() as tg:
-                self._url = await tg.start(serve_loopback_http, app, build_registry(app), self.token)
+                self._url = await tg.start(serve_loopback_http, app, build_registry(app, app.config.tools), self.token)
                 self._ready.set()
         finally:
             self._url, self._ready = None, anyio.Event()  # a restarted child opens a new one
