@@ -26,7 +26,7 @@ from .neural_service import NeuralService
 from .protocol import ServerIdentity
 from .supervisor import ChildSpec, Strategy, Supervisor, SupervisorEvent
 from .swarm import EngineConfig, SwarmEngine
-from .workers import ClaudeExecutor, DaemonEndpoint
+from .workers import ClaudeExecutor
 
 __all__ = ("App", "Stopper", "TransportBook", "open_app", "SERVER_INSTRUCTIONS")
 
@@ -133,8 +133,7 @@ async def open_app(
                 config.data_dir / "jax-cache", workers=config.neural_workers, host_devices=config.neural_host_devices,
                 after_jax_import=after_jax_import,
             )
-            endpoint = DaemonEndpoint()
-            claude = claude_executor(config, endpoint, os.environ if environ is None else environ)
+            claude = claude_executor(config, os.environ if environ is None else environ)
             engine = SwarmEngine(store, runtime, engine_config(config), clock=clock, executors={"claude": claude})
             await engine.load()
             app = App(
@@ -148,11 +147,11 @@ async def open_app(
                 clock=clock,
                 stopper=stopper or Stopper(),
             )
-            endpoint.bind(app)
+            claude.endpoint.bind(app)
             # The daemon's supervision tree: the store's loops, the workers' HTTP endpoint, then the
             # swarm engine (stopped first, so Claude workers are gone before their endpoint closes).
             children = [ChildSpec(name, loop) for name, loop in store.background()]
-            children.append(ChildSpec("worker_endpoint", endpoint.serve))
+            children.append(ChildSpec("worker_endpoint", claude.endpoint.serve))
             children.append(ChildSpec("swarm_engine", engine.run, shutdown=30.0))
             root = Supervisor("daemon", children, strategy=Strategy.ONE_FOR_ONE, intensity=3, period=60.0,
                               clock=clock, on_event=_log_daemon_event)
@@ -187,16 +186,15 @@ def engine_config(config: Config) -> EngineConfig:
     )
 
 
-def claude_executor(config: Config, endpoint: DaemonEndpoint, environ: Mapping[str, str]) -> ClaudeExecutor:
-    return ClaudeExecutor(
-        endpoint,
+def claude_executor(config: Config, environ: Mapping[str, str]) -> ClaudeExecutor:
+    return ClaudeExecutor.create(
         data_dir=config.data_dir,
         environ=environ,
         workers=config.claude_workers,
-        run_timeout=config.claude_timeout,
+        timeout=config.claude_timeout,
         binary=config.claude_bin,
-        max_result_bytes=config.memory_max_value_bytes,
         cwd=config.claude_workdir,
+        max_result_bytes=config.memory_max_value_bytes,
     )
 
 

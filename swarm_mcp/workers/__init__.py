@@ -1,11 +1,12 @@
 """Claude Code workers: headless `claude -p` processes that do subtasks.
 
-    executor = ClaudeExecutor(DaemonEndpoint(), data_dir=..., environ=os.environ, workers=2, run_timeout=600)
+    executor = ClaudeExecutor.create(data_dir=..., environ=os.environ, workers=2, timeout=600, ...)
     engine = SwarmEngine(store, runtime, config, executors={"claude": executor})
+    executor.endpoint.bind(app)                  # once the App exists; executor.endpoint.serve is a daemon child
 
 `ClaudeExecutor` is the daemon's `claude` executor; `run_worker` is `swarm-mcp worker`, the same
 worker loop on another machine, claiming subtasks from a daemon over authenticated HTTP. Both
-build the prompt with `build_prompt` and read Claude's JSON output with `outcome_of`.
+run each subtask with `ClaudeRunner` (`build_prompt` in, `outcome_of` out).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from ._prompt import build_prompt as build_prompt
 from ._prompt import work_item_from_claim as work_item_from_claim
 from ._result import RunOutput as RunOutput
 from ._result import outcome_of as outcome_of
+from ._runner import ClaudeRunner as ClaudeRunner
 
 __all__ = (
     "ClaudeExecutor",
+    "ClaudeRunner",
     "DaemonEndpoint",
     "Endpoint",
     "RunOutput",

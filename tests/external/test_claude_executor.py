@@ -167,7 +167,7 @@ async def test_a_worker_past_claude_timeout_is_killed_with_its_process_group_and
                                       subtasks=[{"id": "hang", "description": "Ask the model"}]))["task"]["task_id"]
                 await wait_for(lambda: bool(app.claude.processes), timeout=30, what=why)
                 [pid] = app.claude.processes.values()
-                await wait_for(lambda: app.claude.counters["timed_out"] == 1, timeout=30, what=why)
+                await wait_for(lambda: app.claude.runner.counters["timed_out"] == 1, timeout=30, what=why)
                 gone = process_group_gone(pid)
                 [subtask] = (await call(client, "task_status", taskId=task_id))["task"]["subtasks"]
                 await call(client, "task_cancel", taskId=task_id)  # no second attempt
