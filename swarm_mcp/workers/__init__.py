@@ -4,9 +4,9 @@
     engine = SwarmEngine(store, runtime, config, executors={"claude": executor})
     executor.endpoint.bind(app)                  # once the App exists; executor.endpoint.serve is a daemon child
 
-`ClaudeExecutor` is the daemon's `claude` executor; `run_worker` is `swarm-mcp worker`, the same
-worker loop on another machine, claiming subtasks from a daemon over authenticated HTTP. Both
-run each subtask with `ClaudeRunner` (`build_prompt` in, `outcome_of` out).
+`ClaudeExecutor` is the daemon's `claude` executor; `swarm_mcp.remote` is `swarm-mcp worker`, the
+same worker on another machine, claiming subtasks from a daemon over authenticated HTTP. Both run
+each subtask with `ClaudeRunner` (`build_prompt` in, `outcome_of` out).
 """
 
 from __future__ import annotations

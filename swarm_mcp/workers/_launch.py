@@ -21,7 +21,6 @@ from pathlib import Path
 import orjson
 import structlog
 
-from ..claude import find_claude
 from ..errors import NotFound, Unavailable
 from ._prompt import HARNESS_TOOLS, SERVER_NAME
 
@@ -51,6 +50,8 @@ def locate_claude(explicit: Path | None, environ: Mapping[str, str], cwd: Path) 
             return explicit
         raise NotFound(f"Claude Code binary not found: claude_bin is {explicit}, which is not an executable file. "
                        "Fix the setting (swarm-mcp config shows where it came from) or unset it to search PATH")
+    from ..claude import find_claude  # the launcher's search; imported when a worker first needs it
+
     return find_claude(environ, cwd)
 
 

@@ -22,6 +22,8 @@ SERVER_NAME = "swarm"  # the MCP server's name in the worker's --mcp-config: too
 HARNESS_TOOLS = ("task_claim", "task_complete", "task_fail", "task_heartbeat")  # the harness reports; Claude must not
 MAX_CONTEXT_CHARS_EACH = 64_000
 MAX_PROMPT_CHARS = 600_000
+INTRO = ("You are a worker in a swarm coordinated by swarm-mcp. Do one subtask of a larger task and answer with "
+         "its result.")
 
 
 def _render_result(result: Any) -> str:
@@ -70,7 +72,7 @@ def _dependencies(context: list[dict[str, Any]]) -> str:
 def build_prompt(item: WorkItem) -> str:
     """The prompt for one subtask (at most `MAX_PROMPT_CHARS` characters)."""
     harness = ", ".join(HARNESS_TOOLS)
-    prompt = f"""You are a worker in a swarm coordinated by swarm-mcp. Do one subtask of a larger task and answer with its result.
+    prompt = f"""{INTRO}
 
 ## Your role
 
@@ -126,4 +128,5 @@ def work_item_from_claim(claim: Mapping[str, Any]) -> WorkItem:
             context=list(claim.get("context") or ()),
         )
     except (KeyError, TypeError) as exc:
-        raise InvalidArgument(f"the task_claim reply has no {exc} field; is the --attach URL a swarm-mcp daemon?") from None
+        raise InvalidArgument(f"the task_claim reply has no {exc} field; "
+                              "is the --attach URL a swarm-mcp daemon?") from None

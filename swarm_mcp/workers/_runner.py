@@ -31,6 +31,7 @@ __all__ = ("ClaudeRunner",)
 log = structlog.get_logger("swarm_mcp.workers")
 
 RESULT_HEADROOM = 4096  # bytes kept free under the result limit for the run's metadata
+COUNTED = ("started", "succeeded", "failed", "timed_out", "stopped")
 
 
 class ClaudeRunner:
@@ -48,7 +49,7 @@ class ClaudeRunner:
         self.cwd = cwd
         self.max_result_bytes = max(1024, max_result_bytes - RESULT_HEADROOM)
         self.processes: dict[str, int] = {}  # subtask id -> pid of its running Claude Code
-        self.counters: Counter[str] = Counter(dict.fromkeys(("started", "succeeded", "failed", "timed_out", "stopped"), 0))
+        self.counters: Counter[str] = Counter(dict.fromkeys(COUNTED, 0))
         sweep_run_files(data_dir)
 
     def binary(self) -> Path:

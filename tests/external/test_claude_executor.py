@@ -111,7 +111,7 @@ async def wait_arrived(standin: HeldStandIn, why: Callable[[], str], timeout: fl
 # -- the whole path ----------------------------------------------------------------------------
 
 
-async def test_a_claude_subtask_is_done_by_the_real_binary_which_reaches_the_daemon_through_its_token_protected_listener(
+async def test_a_claude_subtask_is_done_by_the_real_binary_reaching_the_daemon_through_its_token_protected_listener(
     claude_sandbox: ClaudeSandbox, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from swarm_mcp.errors import NotFound
+from swarm_mcp.errors import NotFound, Unavailable
 from swarm_mcp.workers import Endpoint, claude_argv, locate_claude, mcp_config_file
 from swarm_mcp.workers._launch import sweep_run_files
 
@@ -40,9 +40,9 @@ def test_a_runs_folder_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
     elsewhere.mkdir()
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "claude-runs").symlink_to(elsewhere)
-    with pytest.raises(Exception, match="not a directory owned by this user; remove it"):
-        with mcp_config_file(tmp_path / "data", Endpoint("http://127.0.0.1:9/mcp", TOKEN)):
-            pass
+    with pytest.raises(Unavailable, match="not a directory owned by this user; remove it"), \
+            mcp_config_file(tmp_path / "data", Endpoint("http://127.0.0.1:9/mcp", TOKEN)):
+        pass
     assert list(elsewhere.iterdir()) == []
 
 

@@ -9,7 +9,8 @@ from swarm_mcp.swarm import WorkItem
 from swarm_mcp.workers import build_prompt, work_item_from_claim
 from swarm_mcp.workers._prompt import MAX_CONTEXT_CHARS_EACH, MAX_PROMPT_CHARS
 
-AGENT = {"id": "agent-1", "type": "tester", "name": "tess", "capabilities": ["testing", "python"], "pattern": "critical"}
+AGENT = {"id": "agent-1", "type": "tester", "name": "tess", "capabilities": ["testing", "python"],
+         "pattern": "critical"}
 
 
 def item(**changes: object) -> WorkItem:
@@ -40,7 +41,8 @@ def test_dependency_results_appear_as_text_a_claude_result_by_its_text_and_large
         {"subtask_id": "task-1.impl", "description": "Implement it", "agent_id": "agent-2",
          "result": {"text": "tokenizer.py written", "claude": {"num_turns": 3}}},
         {"subtask_id": "task-1.spec", "description": "Specify it", "agent_id": None, "result": {"tokens": ["a", "b"]}},
-        {"subtask_id": "task-1.big", "description": "Huge", "agent_id": None, "result": "x" * (MAX_CONTEXT_CHARS_EACH + 10)},
+        {"subtask_id": "task-1.big", "description": "Huge", "agent_id": None,
+         "result": "x" * (MAX_CONTEXT_CHARS_EACH + 10)},
         {"subtask_id": "task-1.far", "description": "Too big for context", "agent_id": None, "result": None,
          "omitted": "600000 bytes; read it with task_results"},
     ]
@@ -52,8 +54,8 @@ def test_dependency_results_appear_as_text_a_claude_result_by_its_text_and_large
 
 
 def test_the_whole_prompt_is_bounded() -> None:
-    context = [{"subtask_id": f"task-1.d{i}", "description": "d", "agent_id": None, "result": "y" * MAX_CONTEXT_CHARS_EACH}
-               for i in range(12)]
+    context = [{"subtask_id": f"task-1.d{i}", "description": "d", "agent_id": None,
+                "result": "y" * MAX_CONTEXT_CHARS_EACH} for i in range(12)]
     prompt = build_prompt(item(context=context))
     assert MAX_PROMPT_CHARS < len(prompt) < MAX_PROMPT_CHARS + 200
     assert prompt.rstrip().endswith("characters cut to fit the worker's prompt limit]")
@@ -62,7 +64,8 @@ def test_the_whole_prompt_is_bounded() -> None:
 def test_a_task_claim_reply_becomes_the_same_work_item_the_daemon_builds() -> None:
     claim = {
         "claimed": True, "subtask_id": "task-1.tests", "task_id": "task-1", "swarm_id": "swarm-1",
-        "description": "Write regression tests for the tokenizer", "type": "testing", "task": "Ship a tokenizer with tests",
+        "description": "Write regression tests for the tokenizer", "type": "testing",
+        "task": "Ship a tokenizer with tests",
         "agent": {"agent_id": "agent-1", "type": "tester", "name": "tess", "capabilities": ["testing", "python"],
                   "cognitive_pattern": "critical"},
         "context": [], "attempt": 1, "lease": {"lease_id": "l", "expires_at": 0.0, "seconds": 60.0},

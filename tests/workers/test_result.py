@@ -17,8 +17,9 @@ def run(stdout: bytes, exit_code: int | None = 0, stderr: bytes = b"", stopped: 
 def test_a_successful_run_gives_its_text_with_the_runs_cost_turns_and_duration_beside_it() -> None:
     outcome = outcome_of(run(b"\n" + orjson.dumps(SUCCESS) + b"\n"), max_result_bytes=1000)
     assert outcome.success and outcome.reason is None
-    assert outcome.result == {"text": "All done.", "claude": {"num_turns": 2, "duration_ms": 588, "total_cost_usd": 0.00077,
-                                                              "session_id": "s-1", "subtype": "success", "seconds": 1.235}}
+    assert outcome.result == {"text": "All done.", "claude": {
+        "num_turns": 2, "duration_ms": 588, "total_cost_usd": 0.00077, "session_id": "s-1", "subtype": "success",
+        "seconds": 1.235}}
 
 
 def test_an_error_result_fails_the_attempt_with_claudes_own_message() -> None:
@@ -29,9 +30,11 @@ def test_an_error_result_fails_the_attempt_with_claudes_own_message() -> None:
 
 
 def test_no_json_result_fails_the_attempt_with_the_exit_code_and_the_end_of_stderr() -> None:
-    outcome = outcome_of(run(b"not json", exit_code=2, stderr=b"boot\nError: unknown option --nope\n"), max_result_bytes=1000)
+    stderr = b"boot\nError: unknown option --nope\n"
+    outcome = outcome_of(run(b"not json", exit_code=2, stderr=stderr), max_result_bytes=1000)
     assert not outcome.success and outcome.result is None
-    assert outcome.reason == "claude exited with code 2 without a JSON result; its stderr ends: boot\nError: unknown option --nope"
+    assert outcome.reason == ("claude exited with code 2 without a JSON result; its stderr ends: "
+                              "boot\nError: unknown option --nope")
     silent = outcome_of(run(b"", exit_code=137), max_result_bytes=1000)
     assert silent.reason == "claude exited with code 137 without a JSON result and wrote nothing to stderr"
 
