@@ -89,6 +89,11 @@ class DaemonClient:
                     pass
         await self._http.aclose()
 
+    @property
+    def session_id(self) -> str | None:
+        """The daemon's id for this session (a new one after the daemon restarted)."""
+        return self._session
+
     async def initialize(self) -> None:
         """Open a session (again).
 

@@ -94,3 +94,15 @@ async def test_worker_limits_that_cannot_work_are_refused_at_start(tmp_path: Pat
     with pytest.raises(ConfigError, match=message):
         async with open_app(config_for(tmp_path, **{setting: value}), environ=NO_CLAUDE):
             pass
+
+
+def test_the_worker_settings_are_ordinary_settings_shown_by_swarm_mcp_config(tmp_path: Path) -> None:
+    from swarm_mcp.config import load_config
+
+    (tmp_path / "config.toml").write_text('[claude]\nworkers = 4\nbin = "/opt/claude/bin/claude"\n')
+    config = load_config({"data_dir": str(tmp_path)}, {"SWARM_MCP_CLAUDE_TIMEOUT": "90"})
+    rows = {name: (value, source) for name, value, source in config.describe()}
+    assert (config.claude_workers, config.claude_timeout, config.claude_bin) == (4, 90.0, Path("/opt/claude/bin/claude"))
+    assert rows["claude_workers"] == ("4", f"file {tmp_path / 'config.toml'}")
+    assert rows["claude_timeout"] == ("90.0", "env SWARM_MCP_CLAUDE_TIMEOUT")
+    assert rows["claude_workdir"] == ("", "default")
