@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 
-__all__ = ("live_members",)
+import anyio
+
+__all__ = ("live_members", "wait_group_gone")
 
 
 def live_members(pgid: int) -> list[int]:
@@ -23,3 +25,13 @@ def live_members(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
             found.append(int(name))
     return found
+
+
+async def wait_group_gone(pgid: int, timeout: float = 2.0) -> bool:
+    """Whether group `pgid` has no running member within `timeout` s: SIGKILL is delivered to each
+    member asynchronously, so a grandchild may still be exiting when its leader has been reaped."""
+    with anyio.move_on_after(timeout):
+        while live_members(pgid):
+            await anyio.sleep(0.01)
+        return True
+    return False

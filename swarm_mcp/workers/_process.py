@@ -48,6 +48,7 @@ class ClaudeProcess:
         self._overflow = False
         self._drained = 0
         self._all_drained = anyio.Event()
+        self._stopped = False
 
     @property
     def pid(self) -> int:
@@ -117,7 +118,11 @@ class ClaudeProcess:
             os.killpg(self.process.pid, signum)
 
     async def stop(self, why: str) -> None:
-        """Terminate the group (SIGTERM, then SIGKILL after `KILL_GRACE` s), reap, close the pipes."""
+        """Terminate the group (SIGTERM, then SIGKILL after `KILL_GRACE` s), reap, close the pipes.
+        Only the first call acts."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self.process.returncode is None:
             log.info("claude_stopping", pid=self.pid, label=self.label, why=why)
             self.signal_group(signal.SIGTERM)

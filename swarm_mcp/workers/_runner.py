@@ -20,6 +20,7 @@ import anyio
 import structlog
 
 from ..config import ConfigError
+from ..errors import NotFound
 from ..swarm import WorkItem, WorkOutcome
 from ._launch import Endpoint, claude_argv, locate_claude, mcp_config_file, sweep_run_files
 from ._process import open_claude
@@ -53,11 +54,14 @@ class ClaudeRunner:
         sweep_run_files(data_dir)
 
     def binary(self) -> Path:
-        """The Claude Code binary runs use now.
+        """The Claude Code binary runs use now (and a check that their folder exists).
 
         Raises:
-            NotFound: none; the message lists where it looked.
+            NotFound: no binary (the message lists where it looked), or no `claude_workdir` folder.
         """
+        if self.cwd is not None and not self.cwd.is_dir():
+            raise NotFound(f"claude_workdir {self.cwd} is not a directory; create it, or change the setting "
+                           "(swarm-mcp config shows where it came from)")
         return locate_claude(self.binary_setting, self.environ, self.cwd or Path.cwd())
 
     async def run(self, item: WorkItem, endpoint: Endpoint, *, binary: Path | None = None) -> WorkOutcome:
@@ -80,6 +84,8 @@ class ClaudeRunner:
                     self.processes[item.subtask_id] = claude.pid
                     with anyio.move_on_after(self.timeout) as deadline:
                         output = await claude.communicate(prompt)
+                    if deadline.cancelled_caught:
+                        await claude.stop(f"ran over claude_timeout ({self.timeout:g} s)")
             except anyio.get_cancelled_exc_class():
                 self.counters["stopped"] += 1
                 raise

@@ -16,7 +16,7 @@ import pytest
 from external_clients import ClaudeSandbox
 from held_standin import HeldStandIn
 from messages_standin import MessagesStandIn, running_standin
-from process_groups import live_members
+from process_groups import live_members, wait_group_gone
 from support import config_for
 
 from swarm_mcp.app import App, open_app
@@ -168,7 +168,7 @@ async def test_a_worker_past_claude_timeout_is_killed_with_its_process_group_and
                 await wait_for(lambda: bool(app.claude.processes), timeout=30, what=why)
                 [pid] = app.claude.processes.values()
                 await wait_for(lambda: app.claude.runner.counters["timed_out"] == 1, timeout=30, what=why)
-                gone = process_group_gone(pid)
+                gone = await wait_group_gone(pid)
                 [subtask] = (await call(client, "task_status", taskId=task_id))["task"]["subtasks"]
                 await call(client, "task_cancel", taskId=task_id)  # no second attempt
         finally:

@@ -96,7 +96,7 @@ def test_the_worker_explains_a_bad_url_a_refused_token_an_unreachable_daemon_and
     assert TOKEN not in "".join(o[2] for o in outcomes.values()), "the token is never logged"
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_stops_a_waiting_worker_at_once_with_exit_0_and_its_cancelled_claim_takes_nothing(
     tmp_path: Path, signum: signal.Signals
 ) -> None:

@@ -102,7 +102,8 @@ def test_the_worker_settings_are_ordinary_settings_shown_by_swarm_mcp_config(tmp
     (tmp_path / "config.toml").write_text('[claude]\nworkers = 4\nbin = "/opt/claude/bin/claude"\n')
     config = load_config({"data_dir": str(tmp_path)}, {"SWARM_MCP_CLAUDE_TIMEOUT": "90"})
     rows = {name: (value, source) for name, value, source in config.describe()}
-    assert (config.claude_workers, config.claude_timeout, config.claude_bin) == (4, 90.0, Path("/opt/claude/bin/claude"))
+    assert (config.claude_workers, config.claude_timeout) == (4, 90.0)
+    assert config.claude_bin == Path("/opt/claude/bin/claude")
     assert rows["claude_workers"] == ("4", f"file {tmp_path / 'config.toml'}")
     assert rows["claude_timeout"] == ("90.0", "env SWARM_MCP_CLAUDE_TIMEOUT")
     assert rows["claude_workdir"] == ("", "default")

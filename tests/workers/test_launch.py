@@ -64,6 +64,14 @@ def test_the_command_line_is_print_mode_with_json_output_and_only_the_daemons_to
                     "mcp__swarm__task_claim,mcp__swarm__task_complete,mcp__swarm__task_fail,mcp__swarm__task_heartbeat"]
 
 
+def test_a_missing_workdir_is_named_before_any_run(tmp_path: Path) -> None:
+    from swarm_mcp.workers import ClaudeRunner
+
+    runner = ClaudeRunner(data_dir=tmp_path, environ={}, binary=Path("/bin/true"), cwd=tmp_path / "nowhere")
+    with pytest.raises(NotFound, match="claude_workdir .*/nowhere is not a directory; create it"):
+        runner.binary()
+
+
 def test_claude_bin_wins_and_a_wrong_one_says_which_setting_to_fix(tmp_path: Path) -> None:
     binary = tmp_path / "claude"
     binary.write_text("#!/bin/sh\n")

@@ -8,13 +8,9 @@ import signal
 from pathlib import Path
 
 import anyio
-from process_groups import live_members
+from process_groups import wait_group_gone
 
 from swarm_mcp.workers._process import KILL_GRACE, MAX_STDOUT_BYTES, open_claude
-
-
-def group_gone(pgid: int) -> bool:
-    return not live_members(pgid)
 
 
 async def test_the_prompt_arrives_on_stdin_and_stdout_and_the_end_of_stderr_come_back(tmp_path: Path) -> None:
@@ -37,7 +33,7 @@ async def test_leaving_early_kills_the_whole_group_including_a_grandchild(tmp_pa
                 await anyio.sleep(0.01)
             grandchild = int(pid_file.read_text())
     assert not scope.cancelled_caught
-    assert group_gone(leader), "the leader and its grandchild are gone"
+    assert await wait_group_gone(leader), "the leader and its grandchild are gone"
     assert grandchild != leader
 
 
@@ -50,7 +46,7 @@ async def test_a_process_that_ignores_sigterm_is_killed_after_the_grace(tmp_path
         while not ready.exists():
             await anyio.sleep(0.01)
     took = anyio.current_time() - started
-    assert group_gone(leader) and KILL_GRACE <= took < KILL_GRACE + 5
+    assert await wait_group_gone(leader) and KILL_GRACE <= took < KILL_GRACE + 5
 
 
 async def test_output_past_the_limit_stops_the_process_and_says_why() -> None:
