@@ -31,8 +31,8 @@ HOST = "127.0.0.1"
 class _FirstBytes(asyncio.Protocol):
     """Hands a connection to the HTTP front once its first bytes arrive (h11 reads b"" as EOF)."""
 
-    def __init__(self, http: HttpFront) -> None:
-        self._http = http
+    def __init__(self, front: list[HttpFront]) -> None:
+        self._front = front  # set before the listener starts serving
         self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -41,24 +41,30 @@ class _FirstBytes(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         assert self._transport is not None
-        self._http.take_over(self._transport, data)
+        self._front[0].take_over(self._transport, data)
 
 
 async def serve_loopback_http(
     app: App, registry: ToolRegistry, token: str, *, task_status: anyio.abc.TaskStatus[str] = anyio.TASK_STATUS_IGNORED
 ) -> None:
     """Serve /mcp on 127.0.0.1 (a free port) until cancelled; `task_status.started` gets the URL."""
-    http = HttpFront(app, registry, HOST, 0, token)
     loop = asyncio.get_running_loop()
-    async with http.running():
-        server = await loop.create_server(lambda: _FirstBytes(http), HOST, 0)
-        try:
-            url = f"http://{HOST}:{server.sockets[0].getsockname()[1]}/mcp"
+    front: list[HttpFront] = []
+    server = await loop.create_server(lambda: _FirstBytes(front), HOST, 0, start_serving=False)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        http = HttpFront(app, registry, HOST, port, token)  # the bound port: Host headers are checked against it
+        front.append(http)
+        async with http.running():
+            await server.start_serving()
+            url = f"http://{HOST}:{port}/mcp"
             app.transports.serving("http-workers", url)
             log.info("worker_http_listening", url=url, auth=True)
-            task_status.started(url)
-            await anyio.sleep_forever()
-        finally:
-            server.close()
-            http.force_close()
-            app.transports.endpoints.pop("http-workers", None)
+            try:
+                task_status.started(url)
+                await anyio.sleep_forever()
+            finally:
+                http.force_close()
+    finally:
+        server.close()
+        app.transports.endpoints.pop("http-workers", None)
