@@ -81,13 +81,14 @@ class DaemonClient:
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        with anyio.CancelScope(shield=True), anyio.move_on_after(2):
-            if self._session is not None:
-                try:
-                    await self._http.delete(self.url, headers=self._headers())
-                except httpx2.HTTPError:
-                    pass
-        await self._http.aclose()
+        with anyio.CancelScope(shield=True):  # end the session (its waiting calls end with it), then close
+            with anyio.move_on_after(2):
+                if self._session is not None:
+                    try:
+                        await self._http.delete(self.url, headers=self._headers())
+                    except httpx2.HTTPError:
+                        pass
+            await self._http.aclose()
 
     @property
     def session_id(self) -> str | None:

@@ -235,3 +235,32 @@ async def test_claude_workers_bounds_how_many_workers_run_at_once_and_the_rest_w
     assert standin.most_in_flight == 1, "the second worker started only after the first had finished"
     assert [r["state"] for r in results] == ["completed", "completed"]
     claude_sandbox.assert_stayed_offline()
+
+
+async def test_stopping_an_agent_kills_its_worker_and_stopping_the_daemon_kills_the_rest(
+    claude_sandbox: ClaudeSandbox, tmp_path: Path
+) -> None:
+    standin = HeldStandIn("mcp__swarm__none", {})
+
+    with running_standin(standin):
+        try:
+            async with daemon(tmp_path / "data", claude_sandbox, standin) as (client, app):
+                why = diagnostics(claude_sandbox, standin, app)
+                await claude_swarm(client, agents=2)
+                task = (await call(client, "task_orchestrate", task="Two questions", subtasks=[
+                    {"id": "one", "description": "Ask the model one thing"},
+                    {"id": "two", "description": "Ask the model another thing"}]))["task"]
+                await wait_for(lambda: standin.in_flight == 2, timeout=60, what=why)
+                by_agent = {s["agent_id"]: app.claude.processes[s["subtask_id"]] for s in task["subtasks"]}
+                (stopped_agent, stopped_pid), (kept_agent, kept_pid) = by_agent.items()
+                await call(client, "agent_stop", agentId=stopped_agent)
+                stopped_gone = await wait_group_gone(stopped_pid, KILL_GRACE + 2)
+                kept_alive = bool(live_members(kept_pid))
+        finally:
+            standin.release.set()
+    daemon_stopped_gone = await wait_group_gone(kept_pid, 2)
+
+    assert stopped_gone, "agent_stop killed its agent's worker"
+    assert kept_alive, "the other agent's worker was left alone"
+    assert daemon_stopped_gone, "closing the daemon killed the remaining worker"
+    claude_sandbox.assert_stayed_offline()
