@@ -49,7 +49,7 @@ def _role(agent: Mapping[str, Any]) -> str:
         f"Capabilities: {capabilities}.",
     ]
     if pattern:
-        lines.append(f"Cognitive pattern: {pattern}" + (f" ({summary})" if summary else "") + ".")
+        lines.append(f"Cognitive pattern: {pattern}" + (f" ({summary.rstrip('.')})" if summary else "") + ".")
     return "\n".join(lines)
 
 
@@ -71,7 +71,7 @@ def _dependencies(context: list[dict[str, Any]]) -> str:
 
 def build_prompt(item: WorkItem) -> str:
     """The prompt for one subtask (at most `MAX_PROMPT_CHARS` characters)."""
-    harness = ", ".join(HARNESS_TOOLS)
+    harness = ", ".join(HARNESS_TOOLS[:-1]) + f" or {HARNESS_TOOLS[-1]}"
     prompt = f"""{INTRO}
 
 ## Your role
@@ -92,10 +92,10 @@ def build_prompt(item: WorkItem) -> str:
 
 ## Tools
 
-The swarm-mcp daemon that coordinates this swarm (swarm {item.swarm_id or "unknown"}) is attached as the MCP server
-`{SERVER_NAME}`: its tools are named mcp__{SERVER_NAME}__<tool>. memory_usage keeps notes that other agents can read
-(store, retrieve, search); task_status and task_results show how the task is going. Do not call {harness}:
-this run reports your answer for you.
+The swarm-mcp daemon that coordinates this swarm (swarm {item.swarm_id or "unknown"}) is attached as the MCP
+server `{SERVER_NAME}`: its tools are named mcp__{SERVER_NAME}__<tool>. memory_usage keeps notes that other agents
+can read (store, retrieve, search); task_status and task_results show how the task is going.
+Do not call {harness}: this run reports your answer for you.
 
 ## Your answer
 

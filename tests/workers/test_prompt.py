@@ -30,9 +30,9 @@ def test_the_prompt_holds_the_subtask_the_role_the_task_and_the_tools_under_fixe
                         "## Results of the subtasks this one depends on", "## Tools", "## Your answer"]
     assert "Write regression tests for the tokenizer" in prompt and "Ship a tokenizer with tests" in prompt
     assert "agent tess (agent-1), a tester agent" in prompt and "Capabilities: testing, python." in prompt
-    assert "Cognitive pattern: critical (Careful: the best agent" in prompt
+    assert "Cognitive pattern: critical (Careful: the best agent, and every piece of its work is reviewed)." in prompt
     assert "mcp__swarm__<tool>" in prompt and "swarm swarm-1" in prompt
-    assert "Do not call task_claim, task_complete, task_fail, task_heartbeat" in prompt
+    assert "Do not call task_claim, task_complete, task_fail or task_heartbeat: this run reports" in prompt
     assert "None: this subtask depends on no other." in prompt
 
 
