@@ -2,6 +2,7 @@
 
     swarm-mcp serve [--stdio] [--tcp [HOST:]PORT]   serve MCP (stdio by default)
     swarm-mcp claude [--attach URL] [CLAUDE ARGS]   launch Claude Code with swarm-mcp attached
+    swarm-mcp worker --attach URL [--token-file F]  claim a daemon's subtasks and do them with Claude Code
     swarm-mcp config [--json]                       the effective configuration and its sources
     swarm-mcp version                               versions of swarm-mcp and what it runs on
     swarm-mcp bench [transports|memory|neural|swarm|all]  run the benchmarks (from a source checkout)
@@ -73,6 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
     claude.add_argument("--attach", metavar="URL", help="use a running daemon's Streamable HTTP URL instead of stdio")
     claude.add_argument("--print-config", action="store_true", help="print the MCP config that would be used and exit")
     _common(claude)
+
+    worker = commands.add_parser(
+        "worker",
+        help="claim a daemon's subtasks over HTTP and do them with Claude Code here",
+        description="Claim subtasks from a swarm-mcp daemon (serve --tcp) over authenticated Streamable HTTP and do "
+        "each with a headless Claude Code process on this machine, attached to the same daemon. SIGINT/SIGTERM stop it; "
+        "subtasks still running are given back with the reason.",
+    )
+    worker.add_argument("--attach", metavar="URL", required=True, help="the daemon's MCP endpoint, e.g. http://HOST:8765/mcp")
+    worker.add_argument("--token-file", metavar="FILE", help="the daemon's bearer token (or env SWARM_MCP_TOKEN)")
+    worker.add_argument("--concurrency", type=int, metavar="N", help="subtasks done at once (default: claude_workers, 2)")
+    worker.add_argument("--swarm-id", metavar="ID", help="only this swarm's subtasks")
+    worker.add_argument("--capabilities", metavar="A,B", help="only subtasks that need nothing beyond these")
+    _common(worker)
 
     config = commands.add_parser("config", help="show the effective configuration and where each value came from")
     config.add_argument("--json", action="store_true", help="machine-readable output")
@@ -193,6 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args, config)
     if args.command == "config":
         return _config(args, config)
+    if args.command == "worker":
+        from .remote import worker_main
+
+        return worker_main(config, os.environ, attach=args.attach, concurrency=args.concurrency,
+                           swarm_id=args.swarm_id, capabilities=args.capabilities)
     if args.command == "claude":
         from .claude import launch_claude
 

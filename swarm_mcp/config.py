@@ -80,6 +80,10 @@ class Config:
     swarm_restart_period: float = _setting(10.0, "Seconds over which restarts are counted.")
     swarm_learning: bool = _setting(True, "Agent brains learn from finished subtasks and route work (false: capability and load only).")
     swarm_brain_save_every: int = _setting(16, "A brain is saved to the store at least every this many new experiences.")
+    claude_workers: int = _setting(2, "Headless Claude Code workers (executor 'claude') that may run at once.")
+    claude_timeout: float = _setting(600.0, "Seconds one Claude Code worker may run on a subtask before it is killed.")
+    claude_bin: Path | None = _setting(None, "The Claude Code binary for workers (default: $CLAUDE_BIN, then PATH, then the usual install folders).")
+    claude_workdir: Path | None = _setting(None, "The folder Claude Code workers run in (default: the daemon's working directory).")
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False, repr=False)
 
     @property

@@ -154,7 +154,8 @@ def claim_view(engine: SwarmEngine, claim: Any) -> dict[str, Any]:
     sub, task = claim.subtask, claim.task
     agent = engine.agents[sub.agent_id]
     out = {
-        "claimed": True, "subtask_id": sub.id, "task_id": task.id, "description": sub.description, "type": sub.type,
+        "claimed": True, "subtask_id": sub.id, "task_id": task.id, "swarm_id": sub.swarm_id,
+        "description": sub.description, "type": sub.type,
         "task": task.description, "agent": {"agent_id": agent.id, "type": agent.type, "name": agent.name,
                                             "capabilities": sorted(agent.all_capabilities),
                                             "cognitive_pattern": agent.pattern},
