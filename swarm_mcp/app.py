@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +27,7 @@ from .neural_service import NeuralService
 from .protocol import ServerIdentity
 from .supervisor import ChildSpec, Strategy, Supervisor, SupervisorEvent
 from .swarm import EngineConfig, SwarmEngine
+from .workers import ClaudeExecutor
 
 __all__ = ("App", "Stopper", "TransportBook", "open_app", "SERVER_INSTRUCTIONS")
 
@@ -95,6 +96,7 @@ class App:
     store: TieredStore
     neural: NeuralService
     swarm: SwarmEngine
+    claude: ClaudeExecutor
     clock: Callable[[], float] = time.time  # the one clock of the daemon's state (TTLs, timestamps)
     stopper: Stopper = field(default_factory=Stopper)
     started_at: float = field(default_factory=time.time)
@@ -112,10 +114,12 @@ class App:
 @asynccontextmanager
 async def open_app(
     config: Config, stopper: Stopper | None = None, *, clock: Callable[[], float] = time.time,
-    after_jax_import: Callable[[], None] | None = None,
+    after_jax_import: Callable[[], None] | None = None, environ: Mapping[str, str] | None = None,
 ) -> AsyncIterator[App]:
     """Take the data dir (create 0700, lock), open the subsystems, and close them all on exit.
     `after_jax_import` runs once JAX is loaded (the daemon freezes the new modules out of GC).
+    `environ` is what Claude Code workers run with and where their binary is searched
+    (default: this process's environment).
 
     Raises:
         DataDirBusy: another swarm-mcp process owns the data dir.
@@ -131,7 +135,8 @@ async def open_app(
                 config.data_dir / "jax-cache", workers=config.neural_workers, host_devices=config.neural_host_devices,
                 after_jax_import=after_jax_import,
             )
-            engine = SwarmEngine(store, runtime, engine_config(config), clock=clock)
+            claude = claude_executor(config, os.environ if environ is None else environ)
+            engine = SwarmEngine(store, runtime, engine_config(config), clock=clock, executors={"claude": claude})
             await engine.load()
             app = App(
                 config=config,
@@ -143,13 +148,17 @@ async def open_app(
                     max_parameters=config.neural_max_parameters, max_response_bytes=config.max_response_bytes, clock=clock,
                 ),
                 swarm=engine,
+                claude=claude,
                 clock=clock,
                 stopper=stopper or Stopper(),
             )
-            # The daemon's supervision tree: the store's loops, then the swarm engine (stopped first).
+            claude.endpoint.bind(app)
+            # The daemon's supervision tree: the store's loops, the workers' HTTP endpoint, then the
+            # swarm engine (stopped first, so Claude workers are gone before their endpoint closes).
             children = [ChildSpec(name, loop) for name, loop in store.background()]
             children.append(ChildSpec("jax_probe", app.jax_probe.run, shutdown=1.0))
-            children.append(ChildSpec("swarm_engine", engine.run, shutdown=30.0))
+            children.append(ChildSpec("worker_endpoint", claude.endpoint.serve))
+            children.append(ChildSpec("swarm_engine", engine.run, shutdown=60.0, stop=engine.shutdown))
             root = Supervisor("daemon", children, strategy=Strategy.ONE_FOR_ONE, intensity=3, period=60.0,
                               clock=clock, on_event=_log_daemon_event)
             async with anyio.create_task_group() as tg:
@@ -158,6 +167,8 @@ async def open_app(
                 try:
                     yield app
                 finally:
+                    with anyio.CancelScope(shield=True):
+                        await root.shutdown()  # in order, newest first, before anything is cancelled
                     tg.cancel_scope.cancel()
     finally:
         lock.release()
@@ -179,6 +190,18 @@ def engine_config(config: Config) -> EngineConfig:
         restart_period=config.swarm_restart_period,
         learning=config.swarm_learning,
         brain_save_every=config.swarm_brain_save_every,
+        max_result_bytes=config.memory_max_value_bytes,
+    )
+
+
+def claude_executor(config: Config, environ: Mapping[str, str]) -> ClaudeExecutor:
+    return ClaudeExecutor.create(
+        data_dir=config.data_dir,
+        environ=environ,
+        workers=config.claude_workers,
+        timeout=config.claude_timeout,
+        binary=config.claude_bin,
+        cwd=config.claude_workdir,
         max_result_bytes=config.memory_max_value_bytes,
     )
 

@@ -55,6 +55,7 @@ class Config:
     log_level: LogLevel = _setting("info", "Lowest level written to the log: debug, info, warning or error.")
     log_file: Path | None = _setting(None, "Write logs to this file instead of stderr.")
     tcp: str | None = _setting(None, "Serve TCP on HOST:PORT (Streamable HTTP at /mcp and JSON-RPC lines on one port).")
+    tools: str | None = _setting(None, "Serve only these tool areas, comma-separated: features, memory, neural, swarm, tasks, benchmark.")
     token: str | None = _setting(None, "Bearer token required by HTTP clients (required off loopback).", secret=True)
     token_file: Path | None = _setting(None, "Read the bearer token from this file.")
     max_line_bytes: int = _setting(4 * 2**20, "Largest JSON-RPC line accepted on stdio and TCP lines.")
@@ -81,6 +82,10 @@ class Config:
     swarm_restart_period: float = _setting(10.0, "Seconds over which restarts are counted.")
     swarm_learning: bool = _setting(True, "Agent brains learn from finished subtasks and route work (false: capability and load only).")
     swarm_brain_save_every: int = _setting(16, "A brain is saved to the store at least every this many new experiences.")
+    claude_workers: int = _setting(2, "Headless Claude Code workers (executor 'claude') that may run at once.")
+    claude_timeout: float = _setting(600.0, "Seconds one Claude Code worker may run on a subtask before it is killed.")
+    claude_bin: Path | None = _setting(None, "The Claude Code binary for workers (default: $CLAUDE_BIN, then PATH, then the usual install folders).")
+    claude_workdir: Path | None = _setting(None, "The folder Claude Code workers run in (default: the daemon's working directory).")
     # -- what one client may take from the others (listeners, responses, the store, networks) --
     unix_socket: bool = _setting(True, "Serve the line protocol on <data dir>/swarm-mcp.sock (mode 0600) for local clients.")
     max_connections: int = _setting(256, "Most connections one listener (the TCP port, the Unix socket) holds; more are refused.")
@@ -333,6 +338,11 @@ def load_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
             if name not in names:
                 raise ConfigError(f"unknown setting {name!r}")
             take(name, raw, Source("flag", "--" + name.replace("_", "-")))
+    if values.get("tools"):
+        known = ("features", "memory", "neural", "swarm", "tasks", "benchmark")
+        unknown = [a for a in str(values["tools"]).split(",") if a.strip() and a.strip() not in known]
+        if unknown:
+            raise ConfigError(f"tools (from {sources['tools']}) names unknown area(s) {unknown}; valid: {', '.join(known)}")
     if values.get("tcp") is not None:
         try:
             parse_host_port(values["tcp"])

@@ -73,7 +73,7 @@ async def run_daemon(config: Config, *, stdio: bool, tcp: str | None, signals: S
         signals.attach(stopper)
     try:
         async with open_app(config, stopper, after_jax_import=heap.settle) as app:
-            registry = build_registry(app)
+            registry = build_registry(app, config.tools)
             with anyio.CancelScope() as serving:
                 async with anyio.create_task_group() as transports:
                     if config.unix_socket:

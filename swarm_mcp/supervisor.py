@@ -61,12 +61,15 @@ class Strategy(Enum):
 
 @dataclass(frozen=True, slots=True)
 class ChildSpec:
-    """A child: `start()` runs it until it returns (normal exit) or raises (crash)."""
+    """A child: `start()` runs it until it returns (normal exit) or raises (crash). `stop()`,
+    when given, asks it to finish on its own before it is cancelled (a supervisor child stops
+    its own children this way, one at a time, instead of all of them being cancelled at once)."""
 
     id: str
     start: Callable[[], Awaitable[None]]
     restart: Restart = Restart.PERMANENT
-    shutdown: float = 5.0  # seconds a cancelled child may take before shutdown moves on without it
+    shutdown: float = 5.0  # seconds a stopping child may take before shutdown moves on without it
+    stop: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,13 +140,28 @@ def _describe(exc: BaseException | None) -> str | None:
 
 @dataclass(slots=True)
 class _Running:
+    """A running child. Its scope is shielded, so only its own `cancel` stops it; `done` is made
+    only when someone waits for the child to finish (thousands of idle children hold no event)."""
+
     spec: ChildSpec
     generation: int
     scope: anyio.CancelScope
-    done: anyio.Event
+    finished: bool = False
+    done: anyio.Event | None = None
+
+    def finish(self) -> None:
+        self.finished = True
+        if self.done is not None:
+            self.done.set()
+
+    async def wait(self) -> None:
+        if not self.finished:
+            if self.done is None:
+                self.done = anyio.Event()
+            await self.done.wait()
 
 
-Exit = tuple[str, int, Exception | None]  # child id, generation, the crash (None: returned)
+Exit = tuple[str, int, Exception | None] | None  # child id, generation, the crash (None: returned); None: shut down
 
 
 class Supervisor:
@@ -175,6 +193,7 @@ class Supervisor:
         self._restarts: dict[str, int] = {}
         self._tg: TaskGroup | None = None
         self._exits_tx: MemoryObjectSendStream[Exit] | None = None
+        self._stopping = False
 
     # -- what callers can see ----------------------------------------------------------------
 
@@ -192,10 +211,10 @@ class Supervisor:
     # -- the loop ----------------------------------------------------------------------------
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Start the children in order, then supervise them until cancelled (children are then
-        stopped newest first) or until restarts exceed the intensity. A supervisor can be run
-        again after it returns (a parent restarting it): its children start afresh, with a
-        fresh restart window.
+        """Start the children in order, then supervise them until `shutdown` (returns), until
+        cancelled (children are then stopped newest first) or until restarts exceed the
+        intensity. A supervisor can be run again after it returns (a parent restarting it): its
+        children start afresh, with a fresh restart window.
 
         Raises:
             RestartIntensityExceeded: too many restarts; every child has been stopped. Raised
@@ -203,6 +222,7 @@ class Supervisor:
         """
         exits_tx, exits_rx = anyio.create_memory_object_stream[Exit](float("inf"))
         self._exits_tx = exits_tx
+        self._stopping = False
         self.window = RestartWindow(self.window.intensity, self.window.period)
         escalation: RestartIntensityExceeded | None = None
         with exits_tx, exits_rx:
@@ -213,6 +233,8 @@ class Supervisor:
                         self._start(self._specs[cid])
                     task_status.started()
                     async for exit_ in exits_rx:
+                        if exit_ is None:
+                            break  # shut down
                         try:
                             await self._on_exit(*exit_)
                         except RestartIntensityExceeded as exc:
@@ -225,24 +247,37 @@ class Supervisor:
         if escalation is not None:
             raise escalation
 
+    async def shutdown(self) -> None:
+        """Stop the children newest first, each through its own `stop` when it has one, then end
+        `run` (which returns normally). Without pending cancellation, stopping ten thousand
+        children costs ten thousand single cancellations, not a cancellation storm."""
+        if self._tg is None or self._stopping:
+            return
+        self._stopping = True
+        await self._stop_all()
+        if self._exits_tx is not None:
+            try:
+                self._exits_tx.send_nowait(None)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                pass
+
     def _start(self, spec: ChildSpec) -> None:
         assert self._tg is not None, "the supervisor is not running"
         self._generation += 1
-        running = _Running(spec, self._generation, anyio.CancelScope(), anyio.Event())
+        running = _Running(spec, self._generation, anyio.CancelScope(shield=True))
         self._running[spec.id] = running
         self._tg.start_soon(self._child, running, name=f"{self.name}/{spec.id}")
         self._emit("started", spec.id)
 
     async def _child(self, running: _Running) -> None:
         crash: Exception | None = None
-        with anyio.CancelScope(shield=True):  # only our own scope may stop a child
-            try:
-                with running.scope:
-                    await running.spec.start()
-            except Exception as exc:  # a crash; cancellation is not one
-                crash = exc
-            finally:
-                running.done.set()
+        try:
+            with running.scope:  # shielded: only our own cancel stops a child, so shutdown is ordered
+                await running.spec.start()
+        except Exception as exc:  # a crash; cancellation is not one
+            crash = exc
+        finally:
+            running.finish()
         if not running.scope.cancel_called and self._exits_tx is not None:
             try:
                 self._exits_tx.send_nowait((running.spec.id, running.generation, crash))
@@ -256,6 +291,8 @@ class Supervisor:
         del self._running[cid]
         spec = running.spec
         self._emit("crashed" if crash is not None else "exited", cid, reason=_describe(crash))
+        if self._stopping:
+            return  # shutting down: nothing restarts
         if not restarts_after(spec.restart, crash is not None):
             self._forget_if_temporary(spec)
             return
@@ -286,9 +323,11 @@ class Supervisor:
         running = self._running.pop(cid, None)
         if running is None:
             return
-        running.scope.cancel()
         with anyio.move_on_after(running.spec.shutdown) as waited:
-            await running.done.wait()
+            if running.spec.stop is not None and not running.finished:
+                await running.spec.stop()
+            running.scope.cancel()
+            await running.wait()
         if waited.cancelled_caught:
             self._emit("shutdown_timeout", cid, reason=f"still running {running.spec.shutdown:g} s after its cancel")
 

@@ -261,3 +261,23 @@ def test_a_restart_window_never_allows_more_than_its_intensity_within_any_period
             allowed.append(now)
     for i, start in enumerate(allowed):
         assert sum(1 for t in allowed[i:] if t < start + 5.0) <= intensity
+
+
+async def test_shutdown_stops_children_newest_first_through_their_stop_hooks_and_run_returns() -> None:
+    log: list[str] = []
+    first = Child("first", log)
+    inner = DynamicSupervisor("inner")
+    workers = [Child(f"w{i}", log) for i in range(3)]
+    for worker in workers:
+        inner.start_child(ChildSpec(worker.name, worker))
+    outer = Supervisor("outer", [ChildSpec("first", first), ChildSpec("inner", inner.run, stop=inner.shutdown)])
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(outer.run)
+        await wait_for(lambda: first.starts == 1 and all(w.starts == 1 for w in workers))
+        await outer.shutdown()
+        with anyio.fail_after(5):
+            while outer.children:
+                await anyio.sleep(0.001)
+    # The task group ended on its own: run returned, nothing was cancelled from outside.
+    assert [e for e in log if e.startswith("stop")] == ["stop w2", "stop w1", "stop w0", "stop first"]
+    assert outer.restarts() == 0 and inner.restarts() == 0

@@ -72,7 +72,11 @@ class TaskBoard:
         self._done: dict[str, anyio.Event] = {}
         self._finished: dict[str, deque[str]] = {}
         self._executions: dict[str, anyio.CancelScope] = {}
+        self._leases = itertools.count(1)
+        self._lease_prefix = secrets.token_hex(4)  # lease ids: unique per daemon, cheap to make
         self.open = 0  # unfinished subtasks
+        self._unfinished: dict[str, int] = {}  # per task
+        self._dependents: dict[str, list[str]] = {}  # subtask -> the subtasks that depend on it
 
     # -- lookups ----------------------------------------------------------------------------
 
@@ -139,6 +143,8 @@ class TaskBoard:
             self.subtasks[sub.id] = sub
             engine.persist.tasks.add(sub.id)
         self.open += len(task.subtasks)
+        self._unfinished[task_id] = len(task.subtasks)
+        self._index(self.subtasks_of(task))
         if max_agents is not None and max_agents < len(live):
             subs = self.subtasks_of(task)
             ranked = sorted(live, key=lambda a: (-sum(match(a, s) for s in subs), a.order))
@@ -155,6 +161,16 @@ class TaskBoard:
         await self._route(task, [s for s in self.subtasks_of(task) if not s.depends_on])
         await engine.persist.commit()
         return task
+
+    def _index(self, subs: Sequence[Subtask]) -> None:
+        for sub in subs:
+            for dep in sub.depends_on:
+                self._dependents.setdefault(dep, []).append(sub.id)
+
+    def _settled(self, sub: Subtask) -> None:
+        """Count one subtask of a task as finished."""
+        self.open -= 1
+        self._unfinished[sub.task_id] = self._unfinished.get(sub.task_id, 1) - 1
 
     def _check_executor(self, executor: str) -> None:
         if executor not in EXECUTORS:
@@ -358,7 +374,7 @@ class TaskBoard:
         engine = self.engine
         now = engine.clock()
         agent = engine.agents[sub.agent_id or ""]
-        sub.lease = Lease(secrets.token_hex(8), holder, now + seconds, now)
+        sub.lease = Lease(f"{self._lease_prefix}-{next(self._leases)}", holder, now + seconds, now)
         sub.state, sub.started_at = RUNNING, now
         sub.attempts += 1
         agent.queue.pop(sub.id, None)
@@ -498,8 +514,8 @@ class TaskBoard:
                          swarm_id=sub.swarm_id, agent_id=sub.agent_id, task_id=sub.id)
             if agent is not None:
                 self._maybe_review(task, sub, agent)
-            self.open -= 1
-            await self._release_dependents(task)
+            self._settled(sub)
+            await self._release_dependents(task, sub)
         else:
             sub.failed_agents.append(sub.agent_id or "")
             sub.reason = reason
@@ -514,7 +530,7 @@ class TaskBoard:
                 sub.state, sub.result, sub.success = FAILED, result, False
                 if swarm is not None:
                     swarm.failed += 1
-                self.open -= 1
+                self._settled(sub)
                 engine.event("subtask_failed", {"reason": reason, "attempts": sub.attempts},
                              swarm_id=sub.swarm_id, agent_id=sub.agent_id, task_id=sub.id)
                 self._cancel_dependents(task, sub)
@@ -524,7 +540,7 @@ class TaskBoard:
     def _maybe_review(self, task: Task, sub: Subtask, agent: Agent) -> None:
         """Critical agents get every result reviewed; systems thinkers before dependents run."""
         rule = PATTERNS[agent.pattern].review
-        dependents = [s for s in self.subtasks_of(task) if sub.id in s.depends_on]
+        dependents = [self.subtasks[d] for d in self._dependents.get(sub.id, ()) if d in self.subtasks]
         if sub.review_of is not None or rule == "never" or (rule == "when_dependents" and not dependents):
             return
         review = Subtask(f"{sub.id}.review", task.id, sub.swarm_id, len(task.subtasks),
@@ -536,8 +552,11 @@ class TaskBoard:
         task.subtasks.append(review.id)
         self.subtasks[review.id] = review
         self.open += 1
+        self._unfinished[task.id] = self._unfinished.get(task.id, 0) + 1
+        self._index([review])
         for dependent in dependents:
             dependent.depends_on = (*dependent.depends_on, review.id)
+            self._dependents.setdefault(review.id, []).append(dependent.id)
             self.engine.persist.tasks.add(dependent.id)
         self.engine.pattern_stats[agent.pattern]["reviews_added"] += 1
         self.engine.persist.tasks.add(review.id)
@@ -548,8 +567,9 @@ class TaskBoard:
     def _deps_done(self, sub: Subtask) -> bool:
         return all(self.subtasks[d].state is COMPLETED for d in sub.depends_on if d in self.subtasks)
 
-    async def _release_dependents(self, task: Task) -> None:
-        ready = [s for s in self.subtasks_of(task) if s.state is PENDING and self._deps_done(s)]
+    async def _release_dependents(self, task: Task, done: Subtask) -> None:
+        candidates = (self.subtasks[d] for d in self._dependents.get(done.id, ()) if d in self.subtasks)
+        ready = [s for s in candidates if s.state is PENDING and self._deps_done(s)]
         if not ready:
             return
         finished_by = {}
@@ -572,13 +592,13 @@ class TaskBoard:
                     changed = True
                     self._release(s)
                     s.state, s.reason, s.finished_at = CANCELLED, f"dependency {failed.id} failed", self.engine.clock()
-                    self.open -= 1
+                    self._settled(s)
                     self.engine.persist.tasks.add(s.id)
 
     def _check_finished(self, task: Task) -> None:
-        subs = self.subtasks_of(task)
-        if task.state is not TaskState.RUNNING or not all(s.state.finished for s in subs):
+        if task.state is not TaskState.RUNNING or self._unfinished.get(task.id, 0) > 0:
             return
+        subs = self.subtasks_of(task)
         states = {s.state for s in subs}
         task.state = TaskState.COMPLETED if states == {COMPLETED} else TaskState.FAILED
         if task.state is TaskState.FAILED:
@@ -606,7 +626,9 @@ class TaskBoard:
             return
         for sid in task.subtasks:
             self.subtasks.pop(sid, None)
+            self._dependents.pop(sid, None)
             self.engine.persist.delete("tasks", sid)
+        self._unfinished.pop(task_id, None)
         self.engine.persist.delete("tasks", task_id)
 
     async def wait(self, task_id: str, timeout: float) -> Task:
@@ -634,6 +656,7 @@ class TaskBoard:
                 self.engine.persist.tasks.add(sub.id)
                 cancelled += 1
         self.open -= cancelled
+        self._unfinished[task.id] = 0
         task.state, task.reason = TaskState.CANCELLED, "cancelled by task_cancel"
         self._close(task)
         await self.engine.persist.commit()
@@ -643,7 +666,9 @@ class TaskBoard:
         """Forget every task of a swarm being destroyed (the store cascades its rows); unfinished ones counted."""
         unfinished = 0
         for task in [t for t in self.tasks.values() if t.swarm_id == swarm.id]:
+            self._unfinished.pop(task.id, None)
             for sid in task.subtasks:
+                self._dependents.pop(sid, None)
                 sub = self.subtasks.pop(sid, None)
                 if sub is not None and not sub.state.finished:
                     self.open -= 1
@@ -683,6 +708,14 @@ class TaskBoard:
         return len(moved)
 
     # -- active executors (run by the agent's coroutine) ---------------------------------------
+
+    def has_executions(self, agent: Agent) -> bool:
+        """Whether the agent has active-executor work queued or running."""
+        for sid in (*agent.queue, *agent.running):
+            sub = self.subtasks.get(sid)
+            if sub is not None and sub.executor != "client" and sub.state in (ASSIGNED, RUNNING):
+                return True
+        return False
 
     def next_execution(self, agent: Agent) -> Subtask | None:
         """The agent's next queued subtask for an active executor, now running, or None."""
@@ -728,6 +761,7 @@ class TaskBoard:
                 why = reason if outcome is None else (outcome.reason or "the executor reported failure")
                 await self._finish_attempt(sub, success=False, result=None if outcome is None else outcome.result,
                                            quality=None, reason=why, retry=True)
+        self.engine.wake(agent.id)  # its coroutine may close its workers' task group
         if scope.cancelled_caught:
             return
         await self.engine.persist.commit()
@@ -795,10 +829,13 @@ class TaskBoard:
                 self._done[task.id] = anyio.Event()
             else:
                 self._finished.setdefault(swarm.id, deque()).append(task.id)
+            self._index(self.subtasks_of(task))
+            self._unfinished[task.id] = 0
             for sub in self.subtasks_of(task):
                 if sub.state.finished:
                     continue
                 self.open += 1
+                self._unfinished[task.id] += 1
                 if sub.state in (ASSIGNED, RUNNING):
                     counts["subtasks_requeued"] += 1
                     agent = swarm.agents.get(sub.agent_id or "")

@@ -44,6 +44,7 @@ OUTPUTS = 3  # success, quality, speed
 PER_TYPE = 6
 SAMPLES = PER_TYPE * len(TASK_TYPES)
 EPOCHS_PER_ROUND = 20
+MIN_CAPACITY = 64  # every swarm up to 64 agents shares one capacity bucket, so one set of compiled kernels
 ADAM_LEARNING_RATE = 0.05
 LAYOUT = {"sizes": [FEATURES, HIDDEN, OUTPUTS], "hidden": "sigmoid_symmetric", "output": "sigmoid",
           "algorithm": "adam", "error_function": "linear"}
@@ -56,12 +57,12 @@ class _Buffer:
 
     x: np.ndarray | None = None
     y: np.ndarray | None = None
-    per_type: list[int] = field(default_factory=lambda: [0] * len(TASK_TYPES))  # experiences of each type
+    per_type: list[int] | None = None  # experiences of each task type
     seen: int = 0  # experiences ever recorded
     trained_on: int = 0  # `seen` at the last training round
     saved_at: int = 0  # `seen` at the last save
     rounds: int = 0
-    losses: deque[tuple[int, float, float]] = field(default_factory=lambda: deque(maxlen=50))  # (seen, before, after)
+    losses: deque[tuple[int, float, float]] | None = None  # (seen, before, after) per round, made on the first
     slot: int | None = None
     saved_params: list[np.ndarray] | None = None  # restored weights waiting for the population
 
@@ -77,14 +78,21 @@ class _Buffer:
         x, y = self.allocate()
         one_hot = features[TEXT_BUCKETS:TEXT_BUCKETS + len(TASK_TYPES)]
         kind = max(range(len(TASK_TYPES)), key=lambda i: one_hot[i])
+        if self.per_type is None:
+            self.per_type = [0] * len(TASK_TYPES)
         row = kind * PER_TYPE + self.per_type[kind] % PER_TYPE
         x[row] = features
         y[row] = target
         self.per_type[kind] += 1
         self.seen += 1
 
+    def record_loss(self, seen: int, before: float, after: float) -> None:
+        if self.losses is None:
+            self.losses = deque(maxlen=50)
+        self.losses.append((seen, before, after))
+
     def filled(self) -> list[int]:
-        return [k * PER_TYPE + i for k, n in enumerate(self.per_type) for i in range(min(n, PER_TYPE))]
+        return [k * PER_TYPE + i for k, n in enumerate(self.per_type or ()) for i in range(min(n, PER_TYPE))]
 
     def rows(self) -> tuple[np.ndarray, np.ndarray]:
         x, y = self.allocate()
@@ -128,7 +136,7 @@ def _apply_changes(neural: Any, pool: _Pool, adds: list[tuple[str, list[np.ndarr
         pool.population = neural.create_population(
             layout, 0, key=jax.random.key(int.from_bytes(np.random.default_rng().bytes(4), "little")),
             training=training, samples=SAMPLES, window=EPOCHS_PER_ROUND,
-            capacity=neural.capacity_for(max(len(adds), 8), len(jax.local_devices())),
+            capacity=neural.capacity_for(max(len(adds), MIN_CAPACITY), len(jax.local_devices())),
         )
     population = pool.population
     if removes:
@@ -209,7 +217,7 @@ class Brains:
             "untrained_experiences": buffer.seen - buffer.trained_on,
             "loss": round(buffer.losses[-1][2], 8) if buffer.losses else None,
             "loss_history": [{"experiences": n, "mse_before": round(before, 6), "mse": round(after, 8)}
-                             for n, before, after in buffer.losses],
+                             for n, before, after in buffer.losses or ()],
             "saved_at_experience": buffer.saved_at,
         }
 
@@ -298,7 +306,7 @@ class Brains:
                 history = [float(v) for v in result.mse[slot, :ran]]
                 out[agent_id] = history
                 if history and math.isfinite(history[-1]):
-                    buffer.losses.append((seen[agent_id], history[0], history[-1]))
+                    buffer.record_loss(seen[agent_id], history[0], history[-1])
                 buffer.rounds += 1
                 buffer.trained_on = max(buffer.trained_on, seen[agent_id])
                 self.trained_agent_rounds += 1
@@ -371,9 +379,9 @@ def _snapshot(buffer: _Buffer, leaves: list[np.ndarray]) -> BrainSnapshot:
     params = b"".join(leaf.astype(np.float32).tobytes() for leaf in leaves)
     x, y = buffer.allocate()
     meta = {"layout": LAYOUT, "leaf_sizes": [int(leaf.size) for leaf in leaves], "seen": buffer.seen,
-            "per_type": list(buffer.per_type),
+            "per_type": list(buffer.per_type or [0] * len(TASK_TYPES)),
             "trained_on": buffer.trained_on, "rounds": buffer.rounds,
-            "losses": [list(point) for point in buffer.losses]}
+            "losses": [list(point) for point in buffer.losses or ()]}
     return BrainSnapshot(params, x.tobytes() + y.tobytes(), meta)
 
 
@@ -395,7 +403,9 @@ def _restore(buffer: _Buffer, saved: BrainRecord) -> None:
         buffer.per_type = per_type
     buffer.trained_on = int(meta.get("trained_on", 0))
     buffer.rounds = int(meta.get("rounds", 0))
-    buffer.losses.extend((int(p[0]), float(p[1]), float(p[-1])) for p in meta.get("losses", ()) if len(p) >= 2)
+    for point in meta.get("losses", ()):
+        if len(point) >= 2:
+            buffer.record_loss(int(point[0]), float(point[1]), float(point[-1]))
     flat = np.frombuffer(saved.params, np.float32)
     leaves, start = [], 0
     for size in meta.get("leaf_sizes", ()):

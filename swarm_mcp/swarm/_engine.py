@@ -27,10 +27,11 @@ import anyio
 import structlog
 from anyio.abc import TaskStatus
 
-from ..errors import Conflict, InvalidArgument, LimitExceeded, NotFound, format_choices
+from ..errors import Conflict, InvalidArgument, LimitExceeded, NotFound, Unavailable, format_choices
 from ..memory import RecordBatch, TieredStore
 from ..neural_runtime import NeuralRuntime
 from ..supervisor import ChildSpec, DynamicSupervisor, Restart, Strategy, Supervisor, SupervisorEvent
+from ._agent import Wakeup, run_agent
 from ._board import TaskBoard
 from ._brains import Brains
 from ._executors import Executor
@@ -88,9 +89,10 @@ class SwarmEngine:
         self._swarm_sups: dict[str, DynamicSupervisor] = {}
         self._swarms_sup = DynamicSupervisor("swarms", intensity=config.restart_intensity,
                                              period=config.restart_period, clock=clock, on_event=self._supervised)
-        self._wakes: dict[str, anyio.Event] = {}
+        self._wakes: dict[str, Wakeup] = {}
         self._faults: dict[str, Exception] = {}
         self._experience = anyio.Event()
+        self._root: Supervisor | None = None
         self.running = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -101,18 +103,24 @@ class SwarmEngine:
         Raises:
             RestartIntensityExceeded: the engine's children failed too often.
         """
-        root = Supervisor(
+        self._root = Supervisor(
             "engine",
             [ChildSpec("journal", self.persist.run, shutdown=10.0), ChildSpec("trainer", self._train_forever),
-             ChildSpec("swarms", self._swarms_sup.run, shutdown=30.0)],
+             ChildSpec("swarms", self._swarms_sup.run, shutdown=60.0, stop=self._swarms_sup.shutdown)],
             strategy=Strategy.ONE_FOR_ONE, intensity=self.config.restart_intensity,
             period=self.config.restart_period, clock=self.clock, on_event=self._supervised,
         )
         self.running = True
         try:
-            await root.run(task_status=task_status)
+            await self._root.run(task_status=task_status)
         finally:
             self.running = False
+
+    async def shutdown(self) -> None:
+        """Stop the tree in order: every swarm's agents, the trainer (brains saved), the journal
+        (a last commit); `run` then returns."""
+        if self._root is not None:
+            await self._root.shutdown()
 
     async def load(self) -> dict[str, int]:
         """Rebuild swarms, agents, brains and tasks from the store (before `run`); their agents
@@ -152,7 +160,7 @@ class SwarmEngine:
             records = await self.store.agents.list(swarm_id=swarm.id, limit=1000, after=after)
             for record in records:
                 agent = Agent.from_record(record.id, swarm.id, record.kind, record.status, dict(record.data))
-                swarm.agents[agent.id] = agent
+                swarm.add_agent(agent)
                 self.agents[agent.id] = agent
                 if not agent.stopped:
                     self._supervise_agent(agent)
@@ -236,7 +244,7 @@ class SwarmEngine:
         sup = DynamicSupervisor(f"swarm:{swarm.id}", intensity=self.config.restart_intensity,
                                 period=self.config.restart_period, clock=self.clock, on_event=self._supervised)
         self._swarm_sups[swarm.id] = sup
-        self._swarms_sup.start_child(ChildSpec(swarm.id, sup.run, Restart.PERMANENT, shutdown=30.0))
+        self._swarms_sup.start_child(ChildSpec(swarm.id, sup.run, Restart.PERMANENT, shutdown=30.0, stop=sup.shutdown))
 
     async def destroy_swarm(self, swarm_id: str) -> dict[str, Any]:
         """Stop every agent, cancel unfinished tasks, and delete the swarm and all it owns."""
@@ -301,7 +309,7 @@ class SwarmEngine:
                         self.persist.agents.add(orphan.id)
             else:
                 agent.coordinator = pick_coordinator(live)
-        swarm.agents[agent_id] = agent
+        swarm.add_agent(agent)
         self.agents[agent_id] = agent
         if self.brains is not None:
             self.brains.add_agent(swarm.id, agent_id)
@@ -311,9 +319,7 @@ class SwarmEngine:
         return agent
 
     def _supervise_agent(self, agent: Agent) -> None:
-        from ._agent import run_agent
-
-        self._wakes[agent.id] = anyio.Event()
+        self._wakes[agent.id] = Wakeup()
         self._swarm_sups[agent.swarm_id].start_child(
             ChildSpec(agent.id, functools.partial(run_agent, self, agent.id), Restart.TRANSIENT, shutdown=5.0))
 
@@ -325,6 +331,7 @@ class SwarmEngine:
             raise Conflict(f"agent {agent_id!r} is already stopped; agent_list filter 'active' shows running agents")
         swarm = self.swarms[agent.swarm_id]
         agent.stopped = True
+        swarm.agents_changed()
         sup = self._swarm_sups.get(swarm.id)
         if sup is not None:
             await sup.stop_child(agent.id)
@@ -357,11 +364,12 @@ class SwarmEngine:
         for event in self._wakes.values():
             event.set()
 
-    def wait_token(self, agent_id: str) -> anyio.Event:
-        event = self._wakes.get(agent_id)
-        if event is None or event.is_set():
-            event = self._wakes[agent_id] = anyio.Event()
-        return event
+    def wakeup(self, agent_id: str) -> Wakeup:
+        """The agent's wake-up (made if it has none)."""
+        wakeup = self._wakes.get(agent_id)
+        if wakeup is None:
+            wakeup = self._wakes[agent_id] = Wakeup()
+        return wakeup
 
     def inject_fault(self, agent_id: str, fault: Exception) -> None:
         """Make the agent's coroutine raise `fault` when it next wakes (tests of supervision)."""
@@ -433,6 +441,39 @@ class SwarmEngine:
             for agent_id, snap in (await self.brains.snapshots(swarm_id)).items():
                 self.persist.brains[agent_id] = (swarm_id, snap)
         return trained
+
+    async def train_agents(self, agent_id: str, *, epochs: int) -> dict[str, dict[str, Any]]:
+        """Train one agent's brain (or every agent's, for "all") on its experiences now; the
+        MSE of every epoch, per agent. The trained brains are saved.
+
+        Raises:
+            Unavailable: learning is off (setting swarm_learning).
+            NotFound: no such agent.
+            Conflict: the agent has no experiences yet.
+        """
+        if self.brains is None:
+            raise Unavailable("agent brains are off in this daemon (setting swarm_learning=false)")
+        if agent_id == "all":
+            targets = {s: [a.id for a in swarm.live_agents()] for s, swarm in self.swarms.items()}
+        else:
+            agent = self.agent(agent_id)
+            if agent.stopped:
+                raise Conflict(f"agent {agent_id!r} is stopped; its brain no longer trains")
+            if not self.brains.agent(agent.swarm_id, agent.id)["experiences"]:
+                raise Conflict(f"agent {agent_id!r} has no experiences yet; it learns from the subtasks it finishes "
+                               "(task_claim, then task_complete or task_fail)")
+            targets = {agent.swarm_id: [agent.id]}
+        out: dict[str, dict[str, Any]] = {}
+        for swarm_id, agents in targets.items():
+            losses = await self.brains.train(swarm_id, agents, epochs=epochs)
+            for aid, history in losses.items():
+                out[aid] = {"swarm_id": swarm_id, "mse": history, **{k: v for k, v in self.brains.agent(swarm_id, aid).items()
+                                                                    if k in ("experiences", "training_rounds")}}
+            for aid, snap in (await self.brains.snapshots(swarm_id, force=True)).items():
+                self.persist.brains[aid] = (swarm_id, snap)
+        self.counters["brain_trained"] += len(out)
+        await self.persist.commit()
+        return out
 
     async def save_brains(self, *, force: bool) -> None:
         if self.brains is None:

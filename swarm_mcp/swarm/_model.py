@@ -94,15 +94,31 @@ class Lease:
 
 @dataclass(slots=True)
 class AgentMetrics:
+    """An agent's counters. The sample windows are made on first use: an idle agent holds none."""
+
     done: int = 0
     failed: int = 0
     restarts: int = 0
     decisions: int = 0  # routing decisions made as a coordinator or ring hand-off
-    durations: deque[float] = field(default_factory=lambda: deque(maxlen=200))
-    predictions: deque[tuple[float, bool]] = field(default_factory=lambda: deque(maxlen=200))  # brain's p(success), outcome
-    by_type: dict[str, list[int]] = field(default_factory=dict)  # task type -> [done, failed]
+    _durations: deque[float] | None = None
+    _predictions: deque[tuple[float, bool]] | None = None  # brain's p(success), outcome
+    by_type: dict[str, list[int]] | None = None  # task type -> [done, failed]
+
+    @property
+    def durations(self) -> deque[float]:
+        if self._durations is None:
+            self._durations = deque(maxlen=200)
+        return self._durations
+
+    @property
+    def predictions(self) -> deque[tuple[float, bool]]:
+        if self._predictions is None:
+            self._predictions = deque(maxlen=200)
+        return self._predictions
 
     def count(self, task_type: str, success: bool) -> None:
+        if self.by_type is None:
+            self.by_type = {}
         counts = self.by_type.setdefault(task_type, [0, 0])
         counts[0 if success else 1] += 1
         if success:
@@ -111,20 +127,23 @@ class AgentMetrics:
             self.failed += 1
 
     def experience_of(self, task_type: str) -> int:
-        return sum(self.by_type.get(task_type, (0, 0)))
+        return sum(self.by_type.get(task_type, (0, 0))) if self.by_type else 0
 
     def to_json(self) -> dict[str, Any]:
         return {"done": self.done, "failed": self.failed, "restarts": self.restarts, "decisions": self.decisions,
-                "durations": list(self.durations), "predictions": [list(p) for p in self.predictions],
-                "by_type": self.by_type}
+                "durations": list(self._durations or ()), "predictions": [list(p) for p in self._predictions or ()],
+                "by_type": self.by_type or {}}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AgentMetrics:
         metrics = cls(int(data.get("done", 0)), int(data.get("failed", 0)), int(data.get("restarts", 0)),
                       int(data.get("decisions", 0)))
-        metrics.durations.extend(float(d) for d in data.get("durations", ()))
-        metrics.predictions.extend((float(p), bool(s)) for p, s in data.get("predictions", ()))
-        metrics.by_type = {str(k): [int(v[0]), int(v[1])] for k, v in data.get("by_type", {}).items()}
+        if data.get("durations"):
+            metrics.durations.extend(float(d) for d in data["durations"])
+        if data.get("predictions"):
+            metrics.predictions.extend((float(p), bool(s)) for p, s in data["predictions"])
+        if data.get("by_type"):
+            metrics.by_type = {str(k): [int(v[0]), int(v[1])] for k, v in data["by_type"].items()}
         return metrics
 
 
@@ -188,9 +207,24 @@ class Swarm:
     decisions: int = 0  # the Queen's routing decisions
     completed: int = 0  # subtasks finished successfully, all time
     failed: int = 0
+    _live: list[Agent] | None = None  # live agents in spawn order, rebuilt after a change
 
     def live_agents(self) -> list[Agent]:
-        return sorted((a for a in self.agents.values() if not a.stopped), key=lambda a: a.order)
+        """Agents not stopped, in spawn order (a cached list: do not change it)."""
+        if self._live is None:
+            self._live = sorted((a for a in self.agents.values() if not a.stopped), key=lambda a: a.order)
+        return self._live
+
+    def add_agent(self, agent: Agent) -> None:
+        self.agents[agent.id] = agent
+        if self._live is not None and not agent.stopped and (not self._live or self._live[-1].order < agent.order):
+            self._live.append(agent)
+        else:
+            self._live = None
+
+    def agents_changed(self) -> None:
+        """Call after an agent stopped (or its order changed)."""
+        self._live = None
 
     def to_record(self) -> dict[str, Any]:
         return {"topology": self.topology, "strategy": self.strategy, "max_agents": self.max_agents,

@@ -65,7 +65,7 @@ def agent_metrics(engine: SwarmEngine, agent: Agent, metric: str, namespace_usag
         total = m.done + m.failed
         out["tasks"] = {"done": m.done, "failed": m.failed, "success_rate": None if not total else round(m.done / total, 4),
                         "queue_length": len(agent.queue), "running": len(agent.running),
-                        "by_type": {t: {"done": c[0], "failed": c[1]} for t, c in m.by_type.items()}}
+                        "by_type": {t: {"done": c[0], "failed": c[1]} for t, c in (m.by_type or {}).items()}}
     if metric in ("all", "performance"):
         durations = list(m.durations)
         out["performance"] = {"samples": len(durations),
@@ -154,7 +154,8 @@ def claim_view(engine: SwarmEngine, claim: Any) -> dict[str, Any]:
     sub, task = claim.subtask, claim.task
     agent = engine.agents[sub.agent_id]
     out = {
-        "claimed": True, "subtask_id": sub.id, "task_id": task.id, "description": sub.description, "type": sub.type,
+        "claimed": True, "subtask_id": sub.id, "task_id": task.id, "swarm_id": sub.swarm_id,
+        "description": sub.description, "type": sub.type,
         "task": task.description, "agent": {"agent_id": agent.id, "type": agent.type, "name": agent.name,
                                             "capabilities": sorted(agent.all_capabilities),
                                             "cognitive_pattern": agent.pattern},

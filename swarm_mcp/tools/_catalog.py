@@ -5,7 +5,7 @@ services they wrap) and reading their type hints: tens of milliseconds that a da
 each start although the entries only change when the code does. So the first start writes the
 entries, which module serves each tool, and the size and mtime of every source file that was
 loaded to produce them (the whole `swarm_mcp` package as imported then, plus pydantic's and
-typing_extensions' own files) to `tools/__pycache__/catalog.<python tag>.json`. A later start
+typing_extensions' own files) to `tools/__pycache__/catalog.<python tag>.<areas>.json`. A later start
 whose sources all match serves `tools/list` from that file and imports a tool module only when
 one of its tools is first called. Any change (an edited tool, an upgraded pydantic, another
 Python) invalidates it, and the daemon writes a new one. A folder that cannot be written just
@@ -101,5 +101,6 @@ class Catalog:
         return True
 
 
-def default_catalog() -> Catalog:
-    return Catalog(Path(__file__).resolve().parent / "__pycache__" / f"catalog.{sys.implementation.cache_tag}.json")
+def default_catalog(modules: Sequence[str]) -> Catalog:
+    """The catalog file for this set of tool modules, beside the package's bytecode."""
+    return Catalog(Path(__file__).resolve().parent / "__pycache__" / f"catalog.{sys.implementation.cache_tag}.{'-'.join(modules)}.json")

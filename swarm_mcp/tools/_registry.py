@@ -164,9 +164,9 @@ class ToolSpec:
         try:
             if not fast:
                 raise _schema.Unsupported("pydantic asked")
-            wire["inputSchema"] = _schema.input_schema(parameters)
+            wire["inputSchema"] = _schema.omittable(_schema.input_schema(parameters))
         except _schema.Unsupported:
-            wire["inputSchema"] = _schema.strip_titles(self.arguments.model_json_schema())
+            wire["inputSchema"] = _schema.omittable(_schema.strip_titles(self.arguments.model_json_schema()))
         options = self.options
         if options["title"]:
             wire["title"] = options["title"]
@@ -195,6 +195,26 @@ class ToolSpec:
         """The validated arguments by Python name (read from the model's own dict: fast)."""
         values = validated.__dict__
         return {name: values[name] for name in self._fields}
+
+
+def _omittable(schema: dict[str, Any]) -> dict[str, Any]:
+    """An input schema without the `null` branch and `default: null` of optional arguments: to
+    leave an argument unset a client omits it, so `null` only costs the model's context (about
+    70 characters an argument). The validation model still accepts an explicit null."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return schema
+    compact = {}
+    for name, prop in properties.items():
+        branches = prop.get("anyOf")
+        if "default" in prop and prop["default"] is None and isinstance(branches, list) and len(branches) == 2 \
+                and {"type": "null"} in branches:
+            kept = next(b for b in branches if b != {"type": "null"})
+            prop = {k: v for k, v in prop.items() if k not in ("anyOf", "default")} | kept
+        elif "default" in prop and prop["default"] is None:
+            prop = {k: v for k, v in prop.items() if k != "default"}
+        compact[name] = prop
+    return {**schema, "properties": compact}
 
 
 def _describe_validation(tool: str, exc: ValidationError, arguments: type[BaseModel]) -> str:

@@ -18,7 +18,7 @@ from ..errors import InvalidArgument, format_choices
 from ..neural_service import NeuralService, TrainReport, as_data, jsonable
 from ..files import read_bounded
 from ..paths import confine
-from ._registry import ToolContext, ToolRegistry
+from ._registry import ToolContext, ToolRegistry, wire_name
 
 __all__ = ("ACTIVATIONS", "ALGORITHMS", "TRAIN_PARAMETERS", "register")
 
@@ -98,6 +98,12 @@ class SavedFile(TypedDict):
     bytes: int
 
 
+class BrainTraining(TypedDict):
+    agents: dict[str, Any]
+    count: int
+    epochs: int
+
+
 class NetworkList(TypedDict):
     networks: list[dict[str, Any]]
     count: int
@@ -106,6 +112,8 @@ class NetworkList(TypedDict):
 class NeuralStatus(TypedDict):
     runtime: dict[str, Any]
     host: dict[str, Any]
+    brains: dict[str, Any]
+    agent: NotRequired[dict[str, Any]]
 
 
 def _service(ctx: ToolContext) -> NeuralService:
@@ -202,7 +210,7 @@ async def neural_create(
 
 async def neural_train(
     ctx: ToolContext,
-    network_id: NetworkId,
+    network_id: Annotated[str | None, Field(description="A network from neural_create/neural_load/neural_list; or use agentId.")] = None,
     inputs: Inputs = None,
     outputs: Outputs = None,
     data_path: DataPath = None,
@@ -218,13 +226,31 @@ async def neural_train(
     epochs_between_reports: Annotated[int | None, Field(gt=0, description="History (and progress) every this many epochs; default about 20 reports.")] = None,
     max_neurons: Annotated[int, Field(gt=0, le=1000, description="cascade2 only: most hidden neurons to add.")] = 30,
     seed: Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed for SARPROP noise and cascade candidates.")] = 0,
-) -> TrainReport:
-    """Train a network on inline data (inputs/outputs) or a FANN .data file, exactly as FANN does.
+    agent_id: Annotated[str | None, Field(description="Train this agent's brain on its own experiences instead ('all': every agent).")] = None,
+    iterations: Annotated[int | None, Field(gt=0, le=10_000, description="Epochs (agent brains: default 20; networks: same as maxEpochs).")] = None,
+) -> TrainReport | BrainTraining:
+    """Train a network on inline data (inputs/outputs) or a FANN .data file, exactly as FANN does;
+    or, with agentId, train an agent's brain (or every agent's) on its experiences now.
 
     Returns the MSE history at each report, the final MSE and bit-fail count, the epochs run
-    and the wall time. Sends progress notifications while training when the client asks for
-    them; cancelling the call stops training at the next report and keeps what was learned.
+    and the wall time (for brains: each agent's MSE per epoch). Sends progress notifications
+    while training when the client asks for them; cancelling the call stops training at the
+    next report and keeps what was learned.
     """
+    if agent_id is not None:
+        stray = sorted(wire_name(name) for name in ctx.provided - {"agent_id", "iterations"})
+        if stray:
+            raise InvalidArgument(f"with agentId, neural_train trains the agent's brain on its own experiences and "
+                                  f"takes only iterations; drop {', '.join(stray)}")
+        trained = await ctx.app.swarm.train_agents(agent_id, epochs=iterations or 20)
+        return {"agents": trained, "count": len(trained), "epochs": iterations or 20}
+    if network_id is None:
+        raise InvalidArgument("neural_train needs networkId (a standalone network; neural_list shows them) or agentId "
+                              "(an agent's brain, or 'all')")
+    if iterations is not None:
+        if "max_epochs" in ctx.provided and max_epochs != iterations:
+            raise InvalidArgument("iterations and maxEpochs disagree; give one of them")
+        max_epochs = iterations
     if params:
         unknown = sorted(set(params) - set(TRAIN_PARAMETERS))
         if unknown:
@@ -311,14 +337,27 @@ async def neural_list(ctx: ToolContext) -> NetworkList:
     return {"networks": networks, "count": len(networks)}
 
 
-async def neural_status(ctx: ToolContext) -> NeuralStatus:
+async def neural_status(
+    ctx: ToolContext,
+    agent_id: Annotated[str | None, Field(description="Also report this agent's brain.")] = None,
+) -> NeuralStatus:
     """The neural runtime: whether JAX is loaded, backend and devices, device memory, compiled
-    functions, networks loaded, compute time and workers. Never loads JAX just to answer."""
+    functions, networks loaded, compute time and workers; the agent brain populations (one per
+    swarm that has learned); with agentId, that agent's brain. Never loads JAX just to answer."""
     service = _service(ctx)
     await service.list()
     runtime = service.status()
     host = await ctx.app.jax_probe.info()
-    return {"runtime": runtime, "host": host}
+    engine = ctx.app.swarm
+    brains: dict[str, Any] = {"enabled": engine.brains is not None}
+    if engine.brains is not None:
+        brains.update(engine.brains.status())
+    report: NeuralStatus = {"runtime": runtime, "host": host, "brains": brains}
+    if agent_id is not None:
+        agent = engine.agent(agent_id)
+        report["agent"] = {"agent_id": agent.id, "swarm_id": agent.swarm_id, **(
+            engine.brains.agent(agent.swarm_id, agent.id) if engine.brains is not None else {})}
+    return report
 
 
 def register(registry: ToolRegistry) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from typing import Annotated, Any, Literal
 
@@ -187,10 +188,11 @@ async def agent_stop(ctx: ToolContext, agent_id: Annotated[str, Field(descriptio
 async def agent_metrics(
     ctx: ToolContext,
     agent_id: Annotated[str | None, Field(description="One agent; omit for every agent (up to 100, busiest first).")] = None,
-    metric: Annotated[Literal["all", "tasks", "performance", "learning", "memory"], Field(description="Which figures.")] = "all",
+    metric: Annotated[Literal["all", "tasks", "performance", "learning", "memory", "cpu"], Field(description="Which figures.")] = "all",
 ) -> MetricsReport:
     """Measured agent figures: tasks done/failed, mean and p95 duration, restarts, queue length,
-    brain loss and experiences, prediction accuracy, and its memory namespace (agent:<id>) size."""
+    brain loss and experiences, prediction accuracy, its memory namespace (agent:<id>) size; cpu:
+    the daemon process's CPU time (agents are coroutines of one process, not measured apart)."""
     engine = _engine(ctx)
     agents = [engine.agent(agent_id)] if agent_id is not None else sorted(
         engine.agents.values(), key=lambda a: -(a.metrics.done + a.metrics.failed + len(a.queue) + len(a.running)))[:100]
@@ -200,7 +202,12 @@ async def agent_metrics(
         if metric in ("all", "memory"):
             usage = {"namespace": f"agent:{agent.id}", **await ctx.app.store.usage(namespace=f"agent:{agent.id}"),
                      "owned_entries": await ctx.app.store.usage(agent_id=agent.id)}
-        out.append(metrics_view(engine, agent, metric, usage))
+        view = metrics_view(engine, agent, metric, usage)
+        if metric in ("all", "cpu"):
+            times = os.times()
+            view["cpu"] = {"process_user_seconds": times.user, "process_system_seconds": times.system,
+                           "measured_for": "the whole daemon process; agents share it"}
+        out.append(view)
     return {"agents": out, "count": len(engine.agents) if agent_id is None else 1}
 
 

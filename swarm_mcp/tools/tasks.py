@@ -44,6 +44,7 @@ class ClaimReport(TypedDict):
     claimed: bool
     subtask_id: NotRequired[str]
     task_id: NotRequired[str]
+    swarm_id: NotRequired[str]
     description: NotRequired[str]
     type: NotRequired[str]
     task: NotRequired[str]

@@ -118,3 +118,30 @@ async def test_a_result_over_max_response_bytes_is_refused_with_how_to_ask_for_l
     assert result["isError"] and "max_response_bytes" in result["content"][0]["text"]
     assert "page with limit and cursor" in result["content"][0]["text"]
     assert not small["isError"]
+
+
+def test_the_whole_tool_list_stays_within_48000_characters_of_json() -> None:
+    import orjson
+
+    from swarm_mcp.tools import build_registry
+
+    listing = build_registry(None).list_tools()  # type: ignore[arg-type]
+    assert len(orjson.dumps(listing)) <= 48_000, "shorten descriptions: tools/list is the model's context"
+
+
+def test_serve_tools_serves_only_the_named_areas_and_refuses_unknown_ones(tmp_path: Path) -> None:
+    from support import spawn_stdio
+
+    with spawn_stdio(tmp_path, "--tools", "memory,tasks") as client:
+        client.initialize()
+        names = {t["name"] for t in client.request("tools/list")["tools"]}
+    assert "memory_usage" in names and "task_claim" in names
+    assert not names & {"neural_create", "swarm_init", "features_detect"}
+    import subprocess
+    import sys
+
+    from support import server_env
+
+    refused = subprocess.run([sys.executable, "-m", "swarm_mcp", "serve", "--tools", "memory,wizardry"],
+                             env=server_env(tmp_path / "other"), capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2 and "wizardry" in refused.stderr and "benchmark" in refused.stderr

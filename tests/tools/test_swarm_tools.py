@@ -257,7 +257,7 @@ async def test_in_a_hierarchy_a_task_stays_in_one_team_and_a_stopped_workers_wor
 
 async def test_a_critical_agents_work_is_reviewed_by_another_agent_before_its_dependents_run(tmp_path: Path) -> None:
     async with mcp_client(tmp_path) as (client, _):
-        swarm_id, _ = await swarm_with(client, "star")
+        swarm_id, _ = await swarm_with(client, "star", cognitivePattern="convergent")  # the Queen never explores
         coder = (await call(client, "agent_spawn", type="coder", cognitivePattern="critical"))["agent"]["agent_id"]
         reviewer = (await call(client, "agent_spawn", type="reviewer"))["agent"]["agent_id"]
         task = (await call(client, "task_orchestrate", task="x", subtasks=[
@@ -363,3 +363,41 @@ async def test_a_plan_with_a_cycle_is_refused_naming_the_cycle(tmp_path: Path) -
         text = await error_text(client, "task_orchestrate", task="t", subtasks=[
             {"id": "x", "description": "one", "dependsOn": ["y"]}, {"id": "y", "description": "two", "dependsOn": ["x"]}])
     assert "cycle: x -> y -> x" in text
+
+
+async def test_neural_train_with_an_agent_id_trains_its_brain_and_neural_status_shows_it(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        swarm_id, (coder, fresh) = await swarm_with(client, "star", "coder", "tester", cognitivePattern="convergent",
+                                                    strategy="specialized")
+        await call(client, "task_orchestrate", task="x", subtasks=[{"id": f"s{i}", "description": f"Implement part {i}"}
+                                                                   for i in range(3)])
+        for _ in range(3):
+            claim = await call(client, "task_claim", agentId=coder)
+            await call(client, "task_complete", taskId=claim["subtask_id"], result="ok")
+        untrained = await error_text(client, "neural_train", agentId=fresh)
+        mixed = await error_text(client, "neural_train", agentId=coder, networkId="net-1")
+        trained = await call(client, "neural_train", agentId=coder, iterations=5)
+        status = await call(client, "neural_status", agentId=coder)
+        everyone = await call(client, "neural_train", agentId="all", iterations=2)
+    mine = trained["agents"][coder]
+    assert len(mine["mse"]) == 5 and mine["experiences"] == 3 and all(m >= 0 for m in mine["mse"])
+    assert "no experiences yet" in untrained and "networkId" in mixed
+    assert status["agent"]["experiences"] == 3 and status["agent"]["training_rounds"] >= 1
+    [population] = [p for p in status["brains"]["populations"] if p["swarm_id"] == swarm_id]
+    assert population["agents"] == 2 and population["capacity"] >= 2
+    assert set(everyone["agents"]) == {coder}  # only agents with experiences train
+
+
+async def test_benchmark_run_times_real_operations_on_scratch_state_and_leaves_no_trace(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path) as (client, app):
+        report = await call(client, "benchmark_run", type="all", iterations=3)
+        swarms = await call(client, "swarm_status")
+        listed = await call(client, "memory_usage", action="list", namespace=report["suites"]["memory"]["namespace_used"])
+    suites = report["suites"]
+    assert set(suites) == {"memory", "neural", "swarm", "agent", "task"}
+    for suite in suites.values():
+        for result in suite["results"]:
+            assert result["count"] >= 3 and result["per_second"] > 0 and result["p50_ms"] <= result["max_ms"]
+    assert suites["task"]["tasks_completed"] == 3 and suites["swarm"]["agents_running"] == 3
+    assert swarms["totals"]["swarms"] == 0 and listed["entries"] == []
+    assert not any(p.name.startswith("benchmark-") for p in tmp_path.iterdir())

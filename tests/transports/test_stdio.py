@@ -84,6 +84,8 @@ EVERY_TOOL: list[tuple[str, dict[str, object]]] = [
     ("agent_metrics", {}),
     ("neural_patterns", {}),
     ("agent_stop", {"agentId": "$agent"}),
+    ("neural_train", {"agentId": "all", "iterations": 2}),
+    ("benchmark_run", {"type": "task", "iterations": 2}),
     ("swarm_destroy", {"swarmId": "$swarm"}),
 ]
 
