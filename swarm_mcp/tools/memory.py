@@ -185,9 +185,10 @@ async def memory_usage(
     Actions: store (key, value; optional namespace, ttl, tags, metadata, agentId, ifVersion for
     compare-and-set, durable to wait for the disk), retrieve (key), delete (key), list (namespace,
     prefix, limit, cursor), search (full-text query over keys, values and tags; namespace, tags,
-    limit), stats (detail: summary, detailed or by-agent; process memory included, malloc and JAX figures in detailed), export and
-    import (a JSON Lines file in the data dir's exports/ folder; import mode merge or replace) and
-    backup (a consistent copy of the database file, also in exports/). Entries carry a version that grows on every update.
+    limit), stats (detail: summary, detailed or by-agent; process memory included, malloc and JAX
+    figures in detailed), export and import (a JSON Lines file in the data dir's exports/ folder;
+    import mode merge or replace) and backup (a consistent copy of the database file, also in
+    exports/). Entries carry a version that grows on every update.
     """
     store = ctx.app.store
     config = ctx.app.config
