@@ -102,7 +102,7 @@ async def read_bounded_line(reader: asyncio.StreamReader) -> bytes | Oversize | 
 
 @dataclass(slots=True)
 class _InFlight:
-    scope: anyio.CancelScope
+    handle: Any = None  # the request's TaskHandle: cancelling it cancels the request
     cancelled_by_peer: bool = False
 
 
@@ -125,13 +125,26 @@ class _Connection:
     # -- writing ---------------------------------------------------------------------------
 
     async def send(self, data: bytes) -> None:
+        if self.write(data):
+            await self.drain()
+
+    def write(self, data: bytes) -> bool:
+        """Queue `data` on the transport (no await, so no cancellation can cut it off)."""
         if self.peer_gone:
-            return
+            return False
         try:
             self.sink.write(data)
-            await self.sink.drain()
         except (ConnectionError, RuntimeError, OSError):
             self.peer_gone = True  # the client left; its other requests still finish quietly
+            return False
+        return True
+
+    async def drain(self) -> None:
+        """Wait while the transport's buffer is over its high-water mark (backpressure)."""
+        try:
+            await self.sink.drain()
+        except (ConnectionError, RuntimeError, OSError):
+            self.peer_gone = True
 
     def progress_for(self, params: Mapping[str, Any] | None) -> ProgressFn | None:
         token = progress_token(params)
@@ -195,10 +208,10 @@ class _Connection:
                 if isinstance(outcome, dict):
                     await self.send(encode_result(request_id, outcome))
                     return
-                entry = _InFlight(anyio.CancelScope())
+                entry = _InFlight()
                 self.in_flight[key] = entry
                 self.idle = anyio.Event()
-                tg.start_soon(self.run_request, request_id, key, outcome, entry)
+                entry.handle = tg.start_soon(self.run_request, request_id, key, outcome, entry)
             case Notification(method, params):
                 if method == "notifications/cancelled":
                     self.cancel_from_peer(params)
@@ -215,30 +228,33 @@ class _Connection:
             entry = self.in_flight.get(coerce_id(request_id))
             if entry is not None:
                 entry.cancelled_by_peer = True
-                entry.scope.cancel()
+                entry.handle.cancel()
 
     async def run_request(
         self, request_id: RequestId, key: RequestId, outcome: Awaitable[dict[str, Any]], entry: _InFlight
     ) -> None:
-        reply: bytes | None = None
+        """Run one request in its own task (cancelled through `entry.handle`) and answer it. The
+        reply is queued without an await, so a cancellation after the result cannot lose it; a
+        request cancelled by the server stopping is answered with a shutting-down error, one the
+        peer cancelled is never answered."""
         try:
-            with entry.scope:
-                try:
-                    reply = encode_result(request_id, await outcome)
-                except RpcError as error:
-                    reply = encode_error(request_id, error)
-                except Exception:
-                    error_id = f"{time.time_ns() & 0xFFFFFFFF:08x}"
-                    log.exception("request_failed", error_id=error_id, request_id=request_id)
-                    reply = encode_error(request_id, RpcError(INTERNAL_ERROR, f"Internal error (error id {error_id})"))
-            if entry.scope.cancelled_caught and not entry.cancelled_by_peer:
-                reply = encode_error(
-                    request_id,
-                    RpcError(SERVER_SHUTTING_DOWN, "The server is shutting down; this request was cancelled before it finished"),
-                )
-            if reply is not None and not entry.cancelled_by_peer:
-                with anyio.CancelScope(shield=True):
-                    await self.send(reply)
+            try:
+                reply = encode_result(request_id, await outcome)
+            except RpcError as error:
+                reply = encode_error(request_id, error)
+            except Exception:
+                error_id = f"{time.time_ns() & 0xFFFFFFFF:08x}"
+                log.exception("request_failed", error_id=error_id, request_id=request_id)
+                reply = encode_error(request_id, RpcError(INTERNAL_ERROR, f"Internal error (error id {error_id})"))
+            except anyio.get_cancelled_exc_class():
+                if not entry.cancelled_by_peer:
+                    self.write(encode_error(
+                        request_id,
+                        RpcError(SERVER_SHUTTING_DOWN, "The server is shutting down; this request was cancelled before it finished"),
+                    ))
+                raise
+            if not entry.cancelled_by_peer and self.write(reply):
+                await self.drain()
         finally:
             del self.in_flight[key]
             self.slot_free.set()
@@ -292,7 +308,7 @@ class _Connection:
             await self.idle.wait()
             waiters.cancel_scope.cancel()
         for entry in list(self.in_flight.values()):
-            entry.scope.cancel()
+            entry.handle.cancel()
 
 
 async def serve_line_connection(
