@@ -56,6 +56,7 @@ class EngineConfig:
     max_agents: int = 10_000  # per swarm
     max_open_subtasks: int = 100_000  # unfinished subtasks across the daemon
     max_finished_tasks: int = 10_000  # finished tasks kept per swarm (oldest dropped)
+    max_stopped_agents: int = 1_000  # stopped agents kept per swarm (oldest dropped)
     lease_seconds: float = 300.0
     max_lease_seconds: float = 3600.0
     restart_intensity: int = 5
@@ -349,8 +350,20 @@ class SwarmEngine:
             self.brains.remove_agent(swarm.id, agent.id)
         self.persist.agents.add(agent.id)
         self.event("agent_stopped", {"moved": moved}, swarm_id=swarm.id, agent_id=agent.id)
+        self._forget_stopped(swarm)
         await self.persist.commit()
         return {"agent_id": agent.id, "work_moved": moved}
+
+    def _forget_stopped(self, swarm: Swarm) -> None:
+        """Keep the newest `max_stopped_agents` stopped agents of a swarm (their metrics stay readable);
+        older ones are deleted, so spawning and stopping forever does not grow the daemon."""
+        stopped = sorted((a for a in swarm.agents.values() if a.stopped), key=lambda a: a.order)
+        for agent in stopped[: max(0, len(stopped) - self.config.max_stopped_agents)]:
+            if agent.queue or agent.running:
+                continue
+            del swarm.agents[agent.id]
+            self.agents.pop(agent.id, None)
+            self.persist.delete("agents", agent.id)
 
     # -- agent coroutines: wake-ups and fault injection ----------------------------------------
 

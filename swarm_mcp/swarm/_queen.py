@@ -265,6 +265,8 @@ def plan_explicit(subtasks: Sequence[Mapping[str, Any]], *, max_description: int
     for sid, item in seen.items():
         kind = item.get("type") or (classify(item["description"])[0] or "research")
         caps = tuple(str(c) for c in item.get("capabilities") or ())
+        if len(caps) > 32 or any(not 0 < len(c) <= 64 for c in caps):
+            raise InvalidArgument(f"subtask {sid!r} capabilities must be at most 32 words of 1-64 characters")
         planned.append(PlannedSubtask(sid, item["description"].strip(), kind, caps or (kind,), tuple(graph[sid])))
     return Plan(tuple(planned), "explicit", ("the client's plan, validated: ids unique, dependencies known, no cycle",))
 

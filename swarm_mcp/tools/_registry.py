@@ -201,6 +201,9 @@ def _omittable(schema: dict[str, Any]) -> dict[str, Any]:
     """An input schema without the `null` branch and `default: null` of optional arguments: to
     leave an argument unset a client omits it, so `null` only costs the model's context (about
     70 characters an argument). The validation model still accepts an explicit null."""
+    definitions = schema.get("$defs")
+    if isinstance(definitions, dict):
+        schema = {**schema, "$defs": {name: _omittable(d) if isinstance(d, dict) else d for name, d in definitions.items()}}
     properties = schema.get("properties")
     if not isinstance(properties, dict):
         return schema

@@ -147,7 +147,7 @@ async def agent_spawn(
     ctx: ToolContext,
     type: Annotated[AgentType, Field(description="The agent's role; it does its own kind of work best.")],  # noqa: A002
     name: Annotated[str | None, Field(description="A label.")] = None,
-    capabilities: Annotated[list[str] | None, Field(max_length=32, description="Extra skills, e.g. ['python', 'sql'].")] = None,
+    capabilities: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]] | None, Field(max_length=32, description="Extra skills, e.g. ['python', 'sql'].")] = None,
     swarm_id: SwarmId = None,
     cognitive_pattern: Annotated[PatternName | None, Field(description="Its decision policy (default adaptive).")] = None,
 ) -> AgentReport:

@@ -13,6 +13,7 @@ from ._registry import ToolContext, ToolRegistry
 
 __all__ = ("register",)
 
+Capability = Annotated[str, Field(min_length=1, max_length=64)]
 TaskId = Annotated[str, Field(description="A task id from task_orchestrate, or a subtask id from task_claim.")]
 SubtaskId = Annotated[str, Field(description="The subtask id task_claim returned (its subtask_id).")]
 LeaseId = Annotated[str | None, Field(description="The lease_id from task_claim; when given it must still be current.")]
@@ -27,7 +28,7 @@ class PlannedStep(BaseModel):
     description: Annotated[str, Field(description="The work to do.")]
     type: Annotated[Literal["research", "code", "analysis", "optimization", "coordination", "testing", "review",
                             "documentation", "architecture"] | None, Field(description="Default: from the description.")] = None
-    capabilities: Annotated[list[str] | None, Field(max_length=32)] = None
+    capabilities: Annotated[list[Capability] | None, Field(max_length=32)] = None
     depends_on: Annotated[list[str] | None, Field(alias="dependsOn", description="Ids that must complete first.")] = None
 
 
@@ -128,7 +129,7 @@ async def task_cancel(ctx: ToolContext, task_id: TaskId) -> dict[str, Any]:
 async def task_claim(
     ctx: ToolContext,
     agent_id: Annotated[str | None, Field(description="Work assigned to this agent (or that it may take from a neighbour).")] = None,
-    capabilities: Annotated[list[str] | None, Field(max_length=64, description="Only subtasks needing nothing beyond these.")] = None,
+    capabilities: Annotated[list[Capability] | None, Field(max_length=64, description="Only subtasks needing nothing beyond these.")] = None,
     swarm_id: Annotated[str | None, Field(description="Only this swarm's work.")] = None,
     lease_seconds: Annotated[float | None, Field(description="Lease length (default 300 s).")] = None,
     wait: Annotated[float, Field(ge=0, le=30, description="Seconds to wait for work to appear.")] = 0,

@@ -78,3 +78,20 @@ async def test_a_stopped_agent_is_not_restarted(tmp_path: Path) -> None:
     assert [a["agent_id"] for a in listed["agents"]] == [agent_id]
     assert app.swarm.agents[agent_id].metrics.restarts == 0
     assert again.is_error and "already stopped" in again.content[0].text
+
+
+async def test_only_the_newest_stopped_agents_are_kept_so_spawn_and_stop_loops_stay_bounded(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    async with mcp_client(tmp_path, swarm_learning=False) as (client, app):
+        app.swarm.config = replace(app.swarm.config, max_stopped_agents=2)
+        await call(client, "swarm_init", topology="star")
+        stopped = []
+        for _ in range(5):
+            agent_id = (await call(client, "agent_spawn", type="coder"))["agent"]["agent_id"]
+            await call(client, "agent_stop", agentId=agent_id)
+            stopped.append(agent_id)
+        listed = await call(client, "agent_list", filter="stopped")
+        rows = await app.store.agents.list()
+    assert [a["agent_id"] for a in listed["agents"]] == stopped[-2:]
+    assert sorted(r.id for r in rows) == sorted(stopped[-2:])
