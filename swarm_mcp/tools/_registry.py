@@ -197,29 +197,6 @@ class ToolSpec:
         return {name: values[name] for name in self._fields}
 
 
-def _omittable(schema: dict[str, Any]) -> dict[str, Any]:
-    """An input schema without the `null` branch and `default: null` of optional arguments: to
-    leave an argument unset a client omits it, so `null` only costs the model's context (about
-    70 characters an argument). The validation model still accepts an explicit null."""
-    definitions = schema.get("$defs")
-    if isinstance(definitions, dict):
-        schema = {**schema, "$defs": {name: _omittable(d) if isinstance(d, dict) else d for name, d in definitions.items()}}
-    properties = schema.get("properties")
-    if not isinstance(properties, dict):
-        return schema
-    compact = {}
-    for name, prop in properties.items():
-        branches = prop.get("anyOf")
-        if "default" in prop and prop["default"] is None and isinstance(branches, list) and len(branches) == 2 \
-                and {"type": "null"} in branches:
-            kept = next(b for b in branches if b != {"type": "null"})
-            prop = {k: v for k, v in prop.items() if k not in ("anyOf", "default")} | kept
-        elif "default" in prop and prop["default"] is None:
-            prop = {k: v for k, v in prop.items() if k != "default"}
-        compact[name] = prop
-    return {**schema, "properties": compact}
-
-
 def _describe_validation(tool: str, exc: ValidationError, arguments: type[BaseModel]) -> str:
     problems = []
     wire_of = {name: f.alias for name, f in arguments.model_fields.items() if f.alias and f.alias != name}

@@ -56,7 +56,11 @@ def strip_titles(node: Any, *, naming: bool = False) -> Any:
 def omittable(schema: dict[str, Any]) -> dict[str, Any]:
     """An input schema without the `null` branch and `default: null` of optional arguments: to
     leave an argument unset a client omits it, so `null` only costs the model's context (about
-    70 characters an argument). The validation model still accepts an explicit null."""
+    70 characters an argument). The validation model still accepts an explicit null. Nested
+    models under `$defs` (a plan's steps) get the same treatment."""
+    definitions = schema.get("$defs")
+    if isinstance(definitions, dict):
+        schema = {**schema, "$defs": {name: omittable(d) if isinstance(d, dict) else d for name, d in definitions.items()}}
     properties = schema.get("properties")
     if not isinstance(properties, dict):
         return schema
