@@ -89,8 +89,9 @@ class _Sniffer(asyncio.Protocol):
             listener.refusing += 1
         else:
             listener.sniffing += 1
-        timeout = listener.app.config.header_timeout or 60.0
-        self._timer = asyncio.get_running_loop().call_later(timeout, self._too_slow)
+        timeout = listener.app.config.header_timeout
+        if timeout:  # 0: no limit
+            self._timer = asyncio.get_running_loop().call_later(timeout, self._too_slow)
 
     def data_received(self, data: bytes) -> None:
         if self._done:
