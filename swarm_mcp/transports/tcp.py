@@ -14,6 +14,7 @@ headers within `header_timeout`; line connections also close after `idle_timeout
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import anyio
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from ..app import App
     from ..tools import ToolRegistry
 
-__all__ = ("serve_tcp", "sniff")
+__all__ = ("Listener", "serve_tcp", "sniff", "sniffing")
 
 log = structlog.get_logger("swarm_mcp.tcp")
 
@@ -68,7 +69,7 @@ class _Sniffer(asyncio.Protocol):
     request's headers are complete), then hands the transport over, or refuses it when the
     listener is full."""
 
-    def __init__(self, listener: _Listener) -> None:
+    def __init__(self, listener: Listener) -> None:
         self._listener = listener
         self._buffer = b""
         self._transport: asyncio.Transport | None = None
@@ -117,8 +118,9 @@ class _Sniffer(asyncio.Protocol):
             log.info("connection_timed_out", reason="protocol or request headers incomplete", bytes=len(self._buffer),
                      peer=self._transport.get_extra_info("peername"))
             self._finish()
-            if sniff(self._buffer) != "http":  # a silent or half-line client reads lines: tell it why
-                self._transport.write(self._listener.lines.too_slow_error(self._listener.app.config.header_timeout))
+            lines = self._listener.lines
+            if lines is not None and sniff(self._buffer) != "http":  # a silent or half-line client reads lines: tell it why
+                self._transport.write(lines.too_slow_error(self._listener.app.config.header_timeout))
             self._transport.close()
 
     def _finish(self) -> None:
@@ -144,22 +146,38 @@ class _Sniffer(asyncio.Protocol):
             self._transport.close()
         elif kind == "http":
             listener.http.take_over(self._transport, self._buffer)
-        else:
+        elif listener.lines is not None:
             listener.lines.take(self._transport, self._buffer)
+        else:
+            self._transport.write(_HTTP_ONLY)
+            self._transport.close()
 
 
-class _Listener:
-    def __init__(self, app: App, lines: LineListener, max_connections: int) -> None:
+_HTTP_ONLY = orjson.dumps({"jsonrpc": "2.0", "id": None, "error": {
+    "code": -32600, "message": "This listener serves Streamable HTTP only (POST /mcp); JSON-RPC lines are not offered here",
+}}) + b"\n"
+
+
+class Listener:
+    """One TCP listener's connections: sniffing, HTTP (`http`, set once the port is bound and
+    before the first connection is accepted) and, when offered, line clients (`lines`)."""
+
+    def __init__(self, app: App, lines: LineListener | None, max_connections: int) -> None:
         self.app = app
         self.lines = lines
-        self.http: HttpFront  # set once the port is bound, before the first connection is accepted
+        self.http: HttpFront
         self.max_connections = max_connections
         self.sniffing = 0
         self.refusing = 0
 
     @property
     def open_connections(self) -> int:
-        return self.sniffing + self.lines.connections + self.http.open_connections
+        return self.sniffing + (self.lines.connections if self.lines is not None else 0) + self.http.open_connections
+
+
+def sniffing(listener: Listener) -> Callable[[], asyncio.Protocol]:
+    """The protocol factory for `loop.create_server`: each connection is sniffed, capped and timed."""
+    return lambda: _Sniffer(listener)
 
 
 async def serve_tcp(
@@ -184,11 +202,9 @@ async def serve_tcp(
         )
     loop = asyncio.get_running_loop()
     async with anyio.create_task_group() as tg:
-        listener = _Listener(app, LineListener(app, registry, tg, transport="tcp-lines", token=token), app.config.max_connections)
+        listener = Listener(app, LineListener(app, registry, tg, transport="tcp-lines", token=token), app.config.max_connections)
         try:
-            server = await loop.create_server(
-                lambda: _Sniffer(listener), host, port, reuse_address=True, start_serving=False
-            )
+            server = await loop.create_server(sniffing(listener), host, port, reuse_address=True, start_serving=False)
         except OSError as exc:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --tcp port") from exc
         bound_port = server.sockets[0].getsockname()[1]
@@ -207,6 +223,6 @@ async def serve_tcp(
             server.close()
             listener.http.begin_shutdown()
             with anyio.move_on_after(app.config.shutdown_grace + 0.1):
-                while listener.http.open_connections or listener.lines.connections:
+                while listener.open_connections:
                     await anyio.sleep(0.01)
             listener.http.force_close()
