@@ -1,8 +1,10 @@
 """The data directory: created private (0700), owned by one process at a time through an OS lock.
 
-The lock file holds the owner's pid, TCP URL and Unix socket path as JSON, so a second `swarm-mcp
-serve` on the same directory can say who owns it (and later connect to it) instead of corrupting
-or splitting the state.
+The lock file holds the owner's pid, version, TCP URL and Unix socket path as JSON, so a second
+`swarm-mcp serve` on the same directory can find the owner and attach to it instead of corrupting
+or splitting the state. The lock is an `flock` on the file's open description: a process that
+takes it can hand it to a child (an inherited descriptor) without ever letting it go, which is
+how an attached session starts a detached owner without a window for a third process.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import orjson
 
 from .errors import Conflict, Unavailable
 
-__all__ = ("DataDirBusy", "DataDirLock", "check_owned_privately", "ensure_data_dir", "read_lock_owner")
+__all__ = ("DataDirBusy", "DataDirLock", "busy_error", "check_owned_privately", "ensure_data_dir", "read_lock_owner")
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -83,6 +85,22 @@ def read_lock_owner(lock_path: Path) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
+def busy_error(lock_path: Path) -> DataDirBusy:
+    """The error naming who owns the data dir (pid, TCP URL, socket) and what to do instead."""
+    owner = read_lock_owner(lock_path)
+    pid = owner.get("pid", "unknown")
+    url = owner.get("tcp_url")
+    where = f" serving {url}" if url else " (no TCP URL)"
+    if owner.get("socket"):
+        where += f" and the line protocol on {owner['socket']}"
+    return DataDirBusy(
+        f"data dir {lock_path.parent} is in use by swarm-mcp pid {pid}{where}. "
+        "Stop that server, connect to it instead"
+        + (f" (e.g. `swarm-mcp claude --attach {url}`)" if url else "")
+        + ", or start this one with a different --data-dir."
+    )
+
+
 class DataDirLock:
     """An exclusive `flock` on `<data_dir>/swarm-mcp.lock`, released when the process exits."""
 
@@ -90,12 +108,26 @@ class DataDirLock:
         self.path = lock_path
         self._fd: int | None = None
         self._owner: dict[str, object] = {}
+        self.previous: dict[str, object] = {}  # what the last owner left in the file (e.g. `handover_to`)
 
-    def acquire(self, *, tcp_url: str | None = None) -> None:
-        """Take the lock or raise `DataDirBusy` naming the owner's pid and TCP URL.
+    @classmethod
+    def adopt(cls, lock_path: Path, fd: int) -> DataDirLock:
+        """The lock held through `fd`, inherited from the process that took it (`hand_off`)."""
+        lock = cls(lock_path)
+        os.set_inheritable(fd, False)
+        lock._fd = fd
+        lock._owner = {"pid": os.getpid(), "tcp_url": None, "socket": None, "started_at": time.time()}
+        lock._write()
+        return lock
+
+    @property
+    def fd(self) -> int | None:
+        return self._fd
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; False while another process holds it.
 
         Raises:
-            DataDirBusy: another process holds the lock.
             Unavailable: the lock file cannot be created (read-only data dir).
         """
         try:
@@ -106,21 +138,30 @@ class DataDirLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            owner = read_lock_owner(self.path)
-            pid = owner.get("pid", "unknown")
-            url = owner.get("tcp_url")
-            where = f" serving {url}" if url else " (no TCP URL)"
-            if owner.get("socket"):
-                where += f" and the line protocol on {owner['socket']}"
-            raise DataDirBusy(
-                f"data dir {self.path.parent} is in use by swarm-mcp pid {pid}{where}. "
-                "Stop that server, connect to it instead"
-                + (f" (e.g. `swarm-mcp claude --attach {url}`)" if url else "")
-                + ", or start this one with a different --data-dir."
-            ) from None
+            return False
         self._fd = fd
-        self._owner = {"pid": os.getpid(), "tcp_url": tcp_url, "socket": None, "started_at": time.time()}
+        self.previous = read_lock_owner(self.path)
+        self._owner = {"pid": os.getpid(), "tcp_url": None, "socket": None, "started_at": time.time()}
         self._write()
+        return True
+
+    def acquire(self, *, tcp_url: str | None = None) -> None:
+        """Take the lock or raise `DataDirBusy` naming the owner's pid and TCP URL.
+
+        Raises:
+            DataDirBusy: another process holds the lock.
+            Unavailable: the lock file cannot be created (read-only data dir).
+        """
+        if not self.try_acquire():
+            raise busy_error(self.path)
+        if tcp_url is not None:
+            self.set_tcp_url(tcp_url)
+
+    def record(self, **fields: object) -> None:
+        """Add facts about the owner to the lock file (version, kind, ...) for other processes to read."""
+        if self._fd is not None:
+            self._owner.update(fields)
+            self._write()
 
     def set_tcp_url(self, url: str | None) -> None:
         self._owner["tcp_url"] = url
@@ -138,10 +179,19 @@ class DataDirLock:
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, data, 0)
 
-    def release(self) -> None:
+    def hand_off(self) -> None:
+        """Close our descriptor without unlocking: a child that inherited it now holds the lock alone."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def release(self, *, note: dict[str, object] | None = None) -> None:
+        """Unlock. The file is emptied, or keeps `note` for the next owner (`previous`)."""
         if self._fd is not None:
             try:
                 os.ftruncate(self._fd, 0)
+                if note:
+                    os.pwrite(self._fd, orjson.dumps(note), 0)
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
                 os.close(self._fd)

@@ -16,10 +16,12 @@ from ._session import ServerIdentity as ServerIdentity
 from ._session import Session as Session
 from ._session import ToolHost as ToolHost
 from ._wire import HANDSHAKE_VERSIONS as HANDSHAKE_VERSIONS
+from ._wire import INVALID_PARAMS as INVALID_PARAMS
 from ._wire import LATEST_HANDSHAKE as LATEST_HANDSHAKE
 from ._wire import LATEST_MODERN as LATEST_MODERN
 from ._wire import MODERN_VERSIONS as MODERN_VERSIONS
 from ._wire import SERVER_INFO_KEY as SERVER_INFO_KEY
+from ._wire import SERVER_SHUTTING_DOWN as SERVER_SHUTTING_DOWN
 from ._wire import RpcError as RpcError
 from ._wire import encode_error as encode_error
 from ._wire import encode_result as encode_result
@@ -27,6 +29,7 @@ from ._wire import encode_result as encode_result
 __all__ = (
     "CallInfo",
     "HANDSHAKE_VERSIONS",
+    "INVALID_PARAMS",
     "LATEST_HANDSHAKE",
     "LATEST_MODERN",
     "LineLimits",
@@ -36,6 +39,7 @@ __all__ = (
     "ProgressFn",
     "RpcError",
     "SERVER_INFO_KEY",
+    "SERVER_SHUTTING_DOWN",
     "ServerIdentity",
     "Session",
     "ToolHost",
