@@ -22,6 +22,7 @@ from .config import Config
 from .datadir import DataDirLock, ensure_data_dir
 from .memory import StoreConfig, TieredStore, open_store
 from .jax_probe import JaxProbe
+from .lifecycle import AttachedSessions, OwnerRole
 from .neural_runtime import NeuralRuntime
 from .neural_service import NeuralService
 from .protocol import ServerIdentity
@@ -47,6 +48,7 @@ class TransportBook:
     endpoints: dict[str, str] = field(default_factory=dict)
     open_connections: dict[str, int] = field(default_factory=dict)
     total_connections: dict[str, int] = field(default_factory=dict)
+    probes: dict[str, Callable[[], int]] = field(default_factory=dict)  # open connections counted elsewhere (HTTP)
 
     def serving(self, name: str, where: str) -> None:
         self.endpoints[name] = where
@@ -59,6 +61,10 @@ class TransportBook:
 
     def closed(self, name: str) -> None:
         self.open_connections[name] -= 1
+
+    def connected(self) -> int:
+        """Connections open now on every transport."""
+        return sum(self.open_connections.values()) + sum(probe() for probe in self.probes.values())
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -102,6 +108,10 @@ class App:
     started_at: float = field(default_factory=time.time)
     transports: TransportBook = field(default_factory=TransportBook)
     jax_probe: JaxProbe = field(default_factory=JaxProbe)  # probes JAX once, in a subprocess, when asked
+    role: OwnerRole = field(default_factory=OwnerRole)
+    attached: AttachedSessions = field(default_factory=AttachedSessions)
+    idle_since: float | None = None  # monotonic time since which nothing was connected or running
+    handover_to: str | None = None  # set when this owner stops to let a newer version take over
 
     @property
     def stopping(self) -> anyio.Event:
@@ -115,11 +125,14 @@ class App:
 async def open_app(
     config: Config, stopper: Stopper | None = None, *, clock: Callable[[], float] = time.time,
     after_jax_import: Callable[[], None] | None = None, environ: Mapping[str, str] | None = None,
+    lock: DataDirLock | None = None, role: OwnerRole | None = None, version: str = __version__,
 ) -> AsyncIterator[App]:
     """Take the data dir (create 0700, lock), open the subsystems, and close them all on exit.
     `after_jax_import` runs once JAX is loaded (the daemon freezes the new modules out of GC).
     `environ` is what Claude Code workers run with and where their binary is searched
-    (default: this process's environment).
+    (default: this process's environment). `lock`, when given, is already held (the daemon takes
+    it before binding its socket); it is released on exit either way. `version` is what this
+    owner reports (tests simulate other versions with it).
 
     Raises:
         DataDirBusy: another swarm-mcp process owns the data dir.
@@ -127,8 +140,12 @@ async def open_app(
     """
     for warning in ensure_data_dir(config.data_dir):
         log.warning("data_dir_permissions", detail=warning)
-    lock = DataDirLock(config.lock_path)
-    lock.acquire(tcp_url=None)
+    if lock is None:
+        lock = DataDirLock(config.lock_path)
+        lock.acquire(tcp_url=None)
+    role = role or OwnerRole()
+    lock.record(version=version, kind=role.kind)
+    app: App | None = None
     try:
         async with open_store(store_config(config), clock=clock, background=False) as store:
             runtime = NeuralRuntime(
@@ -140,7 +157,7 @@ async def open_app(
             await engine.load()
             app = App(
                 config=config,
-                identity=ServerIdentity("swarm-mcp", __version__, SERVER_INSTRUCTIONS),
+                identity=ServerIdentity("swarm-mcp", version, SERVER_INSTRUCTIONS),
                 lock=lock,
                 store=store,
                 neural=NeuralService(
@@ -151,6 +168,7 @@ async def open_app(
                 claude=claude,
                 clock=clock,
                 stopper=stopper or Stopper(),
+                role=role,
             )
             claude.endpoint.bind(app)
             # The daemon's supervision tree: the store's loops, the workers' HTTP endpoint, then the
@@ -163,7 +181,7 @@ async def open_app(
                               clock=clock, on_event=_log_daemon_event)
             async with anyio.create_task_group() as tg:
                 await tg.start(root.run)
-                log.info("daemon_started", pid=os.getpid(), version=__version__, data_dir=str(config.data_dir))
+                log.info("daemon_started", pid=os.getpid(), version=version, data_dir=str(config.data_dir), kind=role.kind)
                 try:
                     yield app
                 finally:
@@ -171,7 +189,7 @@ async def open_app(
                         await root.shutdown()  # in order, newest first, before anything is cancelled
                     tg.cancel_scope.cancel()
     finally:
-        lock.release()
+        lock.release(note={"handover_to": app.handover_to} if app is not None and app.handover_to else None)
 
 
 def _log_daemon_event(event: SupervisorEvent) -> None:

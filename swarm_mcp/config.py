@@ -88,6 +88,10 @@ class Config:
     claude_workdir: Path | None = _setting(None, "The folder Claude Code workers run in (default: the daemon's working directory).")
     # -- what one client may take from the others (listeners, responses, the store, networks) --
     unix_socket: bool = _setting(True, "Serve the line protocol on <data dir>/swarm-mcp.sock (mode 0600) for local clients.")
+    attach: bool = _setting(True, "A stdio serve on a data dir another process owns attaches to that owner over its socket (false: exit 3).")
+    daemon_idle_timeout: float = _setting(
+        300.0, "Seconds a detached owner (serve --daemon, or one an attached session started) runs with no client and no running work before it stops (0: never)."
+    )
     max_connections: int = _setting(256, "Most connections one listener (the TCP port, the Unix socket) holds; more are refused.")
     max_in_flight: int = _setting(64, "Most requests running at once on one connection; its further lines wait to be read.")
     header_timeout: float = _setting(10.0, "Seconds a new connection has to send its first line, or its first HTTP request's headers (0: no limit).")

@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
+from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 
 import anyio
 import structlog
 
-from . import heap
+from . import __version__, heap
 from .app import Stopper, open_app
 from .config import Config, parse_host_port
+from .datadir import DataDirLock, ensure_data_dir
+from .lifecycle import OwnerRole, stop_when_idle
+from .local_socket import bind_socket, socket_path_fits
 from .tools import build_registry
 
 __all__ = ("StopSignals", "run_daemon")
@@ -62,8 +68,18 @@ class StopSignals:
         self._target = None
 
 
-async def run_daemon(config: Config, *, stdio: bool, tcp: str | None, signals: StopSignals | None = None) -> None:
-    """Serve until stopped. At least one of `stdio` / `tcp` must be set.
+async def run_daemon(
+    config: Config, *, stdio: bool, tcp: str | None, signals: StopSignals | None = None, role: OwnerRole | None = None,
+    lock: DataDirLock | None = None, listener: socket.socket | None = None, version: str = __version__,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Serve until stopped: stdio, the data dir's socket (unless `unix_socket` is off) and `tcp`.
+
+    `lock` and `listener` are the data-dir lock and the socket bound at its path when the caller
+    already holds them (a detached owner inherits both); otherwise both are taken here, the socket
+    right after the lock, so sessions attaching meanwhile wait in its backlog instead of retrying.
+    `role` says when to stop by itself (`OwnerRole.idle_timeout`); `on_ready` runs once every
+    transport serves.
 
     Raises:
         SwarmError: the data dir is busy or unusable, or the TCP address cannot be served.
@@ -71,15 +87,31 @@ async def run_daemon(config: Config, *, stdio: bool, tcp: str | None, signals: S
     stopper = Stopper()
     if signals is not None:
         signals.attach(stopper)
+    role = role or OwnerRole()
+    bound: int | None = None
     try:
-        async with open_app(config, stopper, after_jax_import=heap.settle) as app:
+        if lock is None:
+            ensure_data_dir(config.data_dir)
+            lock = DataDirLock(config.lock_path)
+            lock.acquire()
+        if listener is None and config.unix_socket and socket_path_fits(config.socket_path):
+            try:
+                listener = bind_socket(config.socket_path)
+            except BaseException:
+                lock.release()
+                raise
+            lock.set_socket_path(str(config.socket_path))
+        lock.record(attachable=listener is not None)  # sessions wait for a stopping owner's successor, not for this one
+        bound = _identity(config.socket_path) if listener is not None else None
+        async with open_app(config, stopper, after_jax_import=heap.settle, lock=lock, role=role, version=version) as app:
             registry = build_registry(app, config.tools)
             with anyio.CancelScope() as serving:
                 async with anyio.create_task_group() as transports:
                     if config.unix_socket:
                         from .transports.unix import serve_unix
 
-                        await transports.start(serve_unix, app, registry)
+                        await transports.start(lambda *, task_status: serve_unix(app, registry, listener=listener,
+                                                                                  task_status=task_status))
                     if tcp is not None:
                         from .transports.tcp import serve_tcp
 
@@ -89,11 +121,26 @@ async def run_daemon(config: Config, *, stdio: bool, tcp: str | None, signals: S
                         from .transports.stdio import serve_stdio
 
                         transports.start_soon(serve_stdio, app, registry)
+                    if role.idle_timeout:
+                        transports.start_soon(stop_when_idle, app, role.idle_timeout)
                     heap.settle()  # everything imported and opened so far lives as long as the process
+                    if on_ready is not None:
+                        on_ready()
                     await stopper.event.wait()
                     # Transports settle their own in-flight work; this bounds how long they may take.
                     serving.deadline = anyio.current_time() + config.shutdown_grace + 0.3
         log.info("daemon_stopped", reason=stopper.reason)
     finally:
+        if listener is not None:
+            listener.close()
+            if bound is not None and _identity(config.socket_path) == bound:
+                config.socket_path.unlink(missing_ok=True)  # a start that failed leaves no dead socket behind
         if signals is not None:
             signals.detach()
+
+
+def _identity(path: Path) -> int | None:
+    try:
+        return path.lstat().st_ino
+    except FileNotFoundError:
+        return None

@@ -28,6 +28,7 @@ from ..protocol._wire import INVALID_REQUEST
 
 if TYPE_CHECKING:
     from ..app import App
+    from ..lifecycle import AttachedSession
     from ..tools import ToolRegistry
 
 __all__ = ("AUTH_METHOD", "SERVER_BUSY", "UNAUTHORIZED", "LineListener", "busy_error")
@@ -64,6 +65,16 @@ class LineListener:
         self.transport = transport
         self.token = token.encode() if token is not None else None
         self.connections = 0
+        self._registries: dict[str | None, ToolRegistry] = {app.config.tools: registry}
+
+    def registry_for(self, tools: str | None) -> ToolRegistry:
+        """The tools an attached session asked for (its own `tools` setting; None: every area)."""
+        registry = self._registries.get(tools)
+        if registry is None:
+            from ..tools import build_registry
+
+            registry = self._registries[tools] = build_registry(self.app, tools)
+        return registry
 
     def too_slow_error(self, seconds: float) -> bytes:
         """The line a connection gets when nothing arrived within `header_timeout`."""
@@ -71,8 +82,9 @@ class LineListener:
             return encode_error(None, RpcError(UNAUTHORIZED, f"Unauthorized (nothing arrived within {seconds} s): {_HOW}."))
         return encode_error(None, RpcError(INVALID_REQUEST, f"Nothing arrived within {seconds} s (header_timeout); send a request"))
 
-    def take(self, transport: asyncio.Transport, first_bytes: bytes) -> None:
-        """Serve `transport` (whose first bytes were already read) as a line connection."""
+    def take(self, transport: asyncio.Transport, first_bytes: bytes, *, attached: AttachedSession | None = None) -> None:
+        """Serve `transport` (whose first bytes were already read) as a line connection; `attached`:
+        an attached session whose hello was answered (authenticated, served like stdio)."""
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=self.app.config.max_line_bytes, loop=loop)
         protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
@@ -82,7 +94,10 @@ class LineListener:
             reader.feed_data(first_bytes)
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         self.connections += 1
-        self.tg.start_soon(self._serve, reader, writer)
+        if attached is None:
+            self.tg.start_soon(self._serve, reader, writer)
+        else:
+            self.tg.start_soon(self._serve_attached, reader, writer, attached)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         config = self.app.config
@@ -102,6 +117,24 @@ class LineListener:
         finally:
             self.connections -= 1
             self.app.transports.closed(self.transport)
+            writer.close()
+
+    async def _serve_attached(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, attached: AttachedSession) -> None:
+        """An attached session: its own MCP session (protocol version, tools), limited like stdio
+        (no idle timeout: a Claude Code session may sit idle for hours behind it)."""
+        config = self.app.config
+        self.app.transports.opened("attached")
+        key = self.app.attached.add(attached)
+        try:
+            session = attached.session = Session(self.app.identity, self.registry_for(attached.tools), "attached")
+            await serve_line_connection(
+                reader, writer, session, stopping=self.app.stopping, shutdown_grace=config.shutdown_grace,
+                max_line_bytes=config.max_line_bytes, limits=LineLimits(max_in_flight=config.max_in_flight),
+            )
+        finally:
+            self.app.attached.remove(key)
+            self.connections -= 1
+            self.app.transports.closed("attached")
             writer.close()
 
     async def _authenticate(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:

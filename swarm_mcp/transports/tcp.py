@@ -216,6 +216,7 @@ async def serve_tcp(
             app.transports.serving("http", f"{base}/mcp")
             app.transports.serving("tcp-lines", f"tcp://{shown}:{bound_port}")
             app.lock.set_tcp_url(f"{base}/mcp")
+            app.transports.probes["http"] = lambda: listener.sniffing + listener.http.open_connections
             log.info("tcp_listening", url=f"{base}/mcp", lines=f"tcp://{shown}:{bound_port}", auth=token is not None,
                      max_connections=listener.max_connections)
             task_status.started(base)
@@ -226,3 +227,4 @@ async def serve_tcp(
                 while listener.open_connections:
                     await anyio.sleep(0.01)
             listener.http.force_close()
+            app.transports.probes.pop("http", None)
