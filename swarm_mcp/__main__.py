@@ -1,6 +1,9 @@
 """`swarm-mcp` / `python -m swarm_mcp`: the command line. The only code that reads the environment.
 
-    swarm-mcp serve [--stdio] [--tcp [HOST:]PORT]   serve MCP (stdio by default)
+    swarm-mcp serve [--stdio] [--tcp [HOST:]PORT]   serve MCP (stdio by default; attaches to the data dir's owner)
+    swarm-mcp serve --daemon [--tcp [HOST:]PORT]    start a detached owner of the data dir
+    swarm-mcp status [--json]                       the data dir's owner: pid, version, sessions, transports
+    swarm-mcp stop                                  stop the data dir's owner gracefully (as SIGTERM)
     swarm-mcp claude [--attach URL] [CLAUDE ARGS]   launch Claude Code with swarm-mcp attached
     swarm-mcp worker --attach URL [--token-file F]  claim a daemon's subtasks and do them with Claude Code
     swarm-mcp config [--json]                       the effective configuration and its sources
@@ -63,7 +66,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-line-bytes", type=int, metavar="N", help="largest JSON-RPC line accepted (default 4 MiB)")
     serve.add_argument("--tools", metavar="AREAS", help="serve only these tool areas, comma-separated "
                        "(features, memory, neural, swarm, tasks, benchmark)")
+    serve.add_argument("--daemon", action="store_true", help="start a detached owner of the data dir (its socket, and "
+                       "--tcp if given) and return once it serves; it stops after daemon_idle_timeout with no client")
+    serve.add_argument("--idle-exit", action="store_true", help="stop after daemon_idle_timeout with no client and no "
+                       "running work (a detached owner always does)")
+    serve.add_argument("--inherit-fds", help=argparse.SUPPRESS)  # LOCK,SOCKET,READY: a detached owner's inheritance
     _common(serve)
+
+    status = commands.add_parser("status", help="show the data dir's owner: pid, version, uptime, sessions, transports")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    _common(status)
+
+    stop = commands.add_parser("stop", help="stop the data dir's owner gracefully (as SIGTERM) and wait for it to exit")
+    stop.add_argument("--timeout", type=float, default=90.0, metavar="SECONDS", help="how long to wait for it (default 90)")
+    _common(stop)
 
     claude = commands.add_parser(
         "claude",
@@ -123,25 +139,226 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def _serve(args: argparse.Namespace, config: Config) -> int:
+def _daemon_args(args: argparse.Namespace) -> list[str]:
+    """The flags a detached owner started for this command gets (data dir and log file are added
+    by the starter; `--tools` stays with each session, which asks its owner for its own)."""
+    argv: list[str] = []
+    for item in getattr(args, "set", []) or []:
+        argv += ["--set", item]
+    for flag in ("log_level", "token_file", "max_line_bytes"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            argv += ["--" + flag.replace("_", "-"), str(value)]
+    if getattr(args, "daemon", False) and args.tcp is not None:
+        argv += ["--tcp", args.tcp]
+    return argv
+
+
+def _serve(args: argparse.Namespace, config: Config, version: str) -> int:
+    """`serve`: own the data dir in this process, or attach this stdio session to its owner."""
+    from .datadir import DataDirLock, ensure_data_dir
+    from .local_socket import socket_path_fits
+
+    if args.daemon:
+        return _start_daemon(args, config)
+    stdio = args.stdio or config.tcp is None
+    lock = None
+    if stdio and config.tcp is None and config.attach and config.unix_socket and socket_path_fits(config.socket_path):
+        try:
+            ensure_data_dir(config.data_dir)
+            lock = DataDirLock(config.lock_path)
+            owned = lock.try_acquire()
+        except SwarmError as exc:
+            return _fail(str(exc), EXIT_USAGE)
+        if not owned:
+            return _attach(args, config, version)
+    from .logs import configure_logging
+
+    configure_logging(config.log_level, config.log_file)
+    from .lifecycle import OwnerRole
+
+    idle = (config.daemon_idle_timeout or None) if args.idle_exit else None
+    role = OwnerRole("stdio" if stdio else "server", idle_timeout=idle)
+    error = _run_owner(config, stdio=stdio, role=role, lock=lock, version=version)
+    return EXIT_OK if error is None else _fail(str(error), _exit_code(error))
+
+
+def _run_owner(config: Config, *, stdio: bool, role: Any, version: str, lock: Any = None, listener: Any = None,
+               on_ready: Any = None) -> SwarmError | None:
+    """Own the data dir in this process until stopped; the error the user can act on, if it failed."""
     import anyio
 
     from .daemon import StopSignals, run_daemon
-    from .datadir import DataDirBusy
 
-    tcp = config.tcp
-    stdio = args.stdio or tcp is None
     signals = StopSignals()
     signals.install()  # before the loop starts, and kept until the process exits
     try:
-        anyio.run(lambda: run_daemon(config, stdio=stdio, tcp=tcp, signals=signals))
+        anyio.run(lambda: run_daemon(config, stdio=stdio, tcp=config.tcp, signals=signals, role=role, lock=lock,
+                                     listener=listener, version=version, on_ready=on_ready))
     except BaseException as exc:  # task groups wrap errors; find the one the user can act on
         error = _first_swarm_error(exc)
         if error is None:
             raise
-        return _fail(str(error), EXIT_BUSY if isinstance(error, DataDirBusy) else EXIT_USAGE)
+        return error
     finally:
         signals.block()  # state is flushed: a late signal must not kill the exiting interpreter
+    return None
+
+
+def _exit_code(error: SwarmError) -> int:
+    from .datadir import DataDirBusy
+
+    return EXIT_BUSY if isinstance(error, DataDirBusy) else EXIT_USAGE
+
+
+def _attach(args: argparse.Namespace, config: Config, version: str) -> int:
+    """This stdio session is served by the data dir's owner, through a relay (no daemon imports here)."""
+    from .attach import AttachFailed, serve_attached
+    from .datadir import DataDirBusy
+
+    try:
+        return serve_attached(config, version=version, daemon_args=_daemon_args(args))
+    except AttachFailed as exc:
+        return _fail(str(exc), exc.exit_code)
+    except DataDirBusy as exc:
+        return _fail(str(exc), EXIT_BUSY)
+    except SwarmError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+
+
+def _start_daemon(args: argparse.Namespace, config: Config) -> int:
+    """`serve --daemon` from a shell: start a detached owner, say where it serves, and return."""
+    from .attach import AttachFailed, start_daemon
+    from .datadir import ensure_data_dir, read_lock_owner
+
+    if not config.unix_socket and config.tcp is None:
+        return _fail("a daemon serves the data dir's socket or TCP; unix_socket is false, so give --tcp", EXIT_USAGE)
+    try:
+        ensure_data_dir(config.data_dir)
+        pid = start_daemon(config, daemon_args=_daemon_args(args))
+    except AttachFailed as exc:
+        return _fail(str(exc), exc.exit_code)
+    except SwarmError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    if pid is None:
+        owner = read_lock_owner(config.lock_path)
+        if config.tcp is not None and not owner.get("tcp_url"):
+            from .datadir import busy_error
+
+            return _fail(str(busy_error(config.lock_path)), EXIT_BUSY)
+        sys.stderr.write(f"swarm-mcp: {config.data_dir} is already served by pid {owner.get('pid', 'unknown')}\n")
+        return EXIT_OK
+    owner = read_lock_owner(config.lock_path)
+    where = ", ".join(str(v) for v in (owner.get("socket"), owner.get("tcp_url")) if v)
+    sys.stderr.write(f"swarm-mcp: pid {pid} serves {config.data_dir} ({where}); `swarm-mcp stop` stops it\n")
+    return EXIT_OK
+
+
+def _serve_detached(args: argparse.Namespace, config: Config, version: str) -> int:
+    """The detached owner itself: it inherited the lock, the bound socket and a pipe to say it is ready on."""
+    import socket
+
+    import orjson
+
+    from .datadir import DataDirLock
+    from .lifecycle import OwnerRole
+
+    lock_fd, socket_fd, ready_fd = (int(part) for part in args.inherit_fds.split(","))
+    for fd in (lock_fd, socket_fd, ready_fd):
+        if fd >= 0:
+            os.set_inheritable(fd, False)  # nothing this daemon starts (Claude workers) may hold them
+
+    def report(message: dict[str, Any]) -> None:
+        try:
+            os.write(ready_fd, orjson.dumps(message) + b"\n")
+            os.close(ready_fd)
+        except OSError:
+            pass  # whoever started us is gone: nobody to tell
+
+    lock = DataDirLock.adopt(config.lock_path, lock_fd)
+    listener = socket.socket(fileno=socket_fd) if socket_fd >= 0 else None
+    role = OwnerRole("daemon", idle_timeout=config.daemon_idle_timeout or None)
+    from .logs import configure_logging
+
+    configure_logging(config.log_level, config.log_file)
+    error = _run_owner(config, stdio=False, role=role, version=version, lock=lock, listener=listener,
+                       on_ready=lambda: report({"ok": True, "pid": os.getpid()}))
+    if error is None:
+        return EXIT_OK
+    report({"ok": False, "code": _exit_code(error), "message": str(error)})
+    return _fail(str(error), _exit_code(error))
+
+
+def _status(args: argparse.Namespace, config: Config) -> int:
+    import orjson
+
+    from .attach import AttachFailed, ask_owner
+    from .control import STATUS
+
+    try:
+        status = ask_owner(config, STATUS)
+    except (AttachFailed, OSError) as exc:
+        return _fail(str(exc), EXIT_ERROR)
+    if args.json:
+        body = {"running": status is not None, "data_dir": str(config.data_dir), **(status or {})}
+        sys.stdout.write(orjson.dumps(body).decode() + "\n")
+    elif status is None:
+        sys.stdout.write(f"not running: nothing serves {config.data_dir}\n")
+    else:
+        sys.stdout.write(_describe_status(status))
+    return EXIT_OK if status is not None else EXIT_ERROR
+
+
+def _seconds(value: float) -> str:
+    value = int(value)
+    days, rest = divmod(value, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n] + [f"{secs}s"]
+    return " ".join(parts[:2])
+
+
+def _describe_status(status: dict[str, Any]) -> str:
+    lines = [f"swarm-mcp {status['version']}, pid {status['pid']} ({status['kind']}), up {_seconds(status['uptime_seconds'])}",
+             f"data dir    {status['data_dir']}"]
+    transports = status.get("transports", {})
+    lines += [f"transport   {name:<13} {t['endpoint']}  ({t['open_connections']} open, {t['total_connections']} so far)"
+              for name, t in transports.items()]
+    sessions = status.get("attached_sessions", [])
+    lines.append(f"attached    {len(sessions)} session(s)")
+    for session in sessions:
+        client = session.get("client") or {}
+        who = f"{client.get('name')} {client.get('version')}" if client else "no initialize yet"
+        lines.append(f"  pid {session['pid']}: swarm-mcp {session['version']}, {who}, protocol "
+                     f"{session.get('protocol_version') or '-'}, tools {session.get('tools') or 'all'}, "
+                     f"attached {_seconds(session['connected_seconds'])}")
+    work = status.get("work", {})
+    lines.append(f"work        {work.get('running_subtasks', 0)} running subtask(s), {work.get('claude_workers', 0)} Claude worker(s)")
+    idle = status.get("idle", {})
+    timeout = idle.get("timeout_seconds")
+    lines.append("idle stop   " + (f"after {timeout:g} s with no client and no running work" if timeout else "never (stopped by its user)")
+                 + (f"; busy with {idle['busy_with']}" if idle.get("busy_with") else
+                    f"; idle for {idle['idle_seconds']:.0f} s" if idle.get("idle_seconds") is not None else ""))
+    return "\n".join(lines) + "\n"
+
+
+def _stop(args: argparse.Namespace, config: Config) -> int:
+    from .attach import AttachFailed, ask_owner, wait_for_exit
+    from .control import STOP
+
+    try:
+        stopped = ask_owner(config, STOP)
+    except (AttachFailed, OSError) as exc:
+        return _fail(str(exc), EXIT_ERROR)
+    if stopped is None:
+        sys.stderr.write(f"swarm-mcp: not running: nothing serves {config.data_dir}\n")
+        return EXIT_ERROR
+    pid = int(stopped["pid"])
+    if not wait_for_exit(pid, args.timeout):
+        return _fail(f"pid {pid} is still stopping after {args.timeout:g} s", EXIT_ERROR)
+    attached = int(stopped.get("attached_sessions") or 0)
+    sys.stderr.write(f"swarm-mcp: stopped pid {pid}"
+                     + (f"; its {attached} attached session(s) start a new owner" if attached else "") + "\n")
     return EXIT_OK
 
 
@@ -203,11 +420,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(_flags(args), os.environ)
     except SwarmError as exc:
         return _fail(str(exc), EXIT_USAGE)
+    version = os.environ.get("SWARM_MCP_REPORT_VERSION") or __version__  # tests simulate other versions
+    if args.command == "serve":  # configures logging itself: an attached session never imports structlog
+        if args.inherit_fds:
+            return _serve_detached(args, config, version)
+        return _serve(args, config, version)
+    if args.command == "status":
+        return _status(args, config)
+    if args.command == "stop":
+        return _stop(args, config)
     from .logs import configure_logging
 
     configure_logging(config.log_level, config.log_file)
-    if args.command == "serve":
-        return _serve(args, config)
     if args.command == "config":
         return _config(args, config)
     if args.command == "worker":

@@ -190,7 +190,7 @@ def test_signals_stop_the_server_within_a_second_with_exit_code_zero_while_stdin
     assert "daemon_stopping" in events and "daemon_stopped" in events
 
 
-def test_a_second_server_on_the_same_data_dir_exits_naming_the_owner(tmp_path: Path) -> None:
+def test_a_second_server_on_the_same_data_dir_attaches_to_its_owner_instead_of_exiting(tmp_path: Path) -> None:
     with _started(tmp_path) as owner:
         assert owner.process is not None
         second = subprocess.run(
@@ -201,9 +201,9 @@ def test_a_second_server_on_the_same_data_dir_exits_naming_the_owner(tmp_path: P
             timeout=30,
             cwd=str(REPO_ROOT),
         )
-        assert second.returncode == 3
-        assert f"pid {owner.process.pid}" in second.stderr.decode()
-        assert second.stdout == b""
+        assert second.returncode == 0 and second.stdout == b""
+        attached = [e for e in log_events(second.stderr) if e["event"] == "session_attached"]
+        assert [e["owner_pid"] for e in attached] == [owner.process.pid]  # (`attach = false`: exit 3, tests/test_attach.py)
 
 
 def test_stdin_from_dev_null_is_an_immediate_eof_and_a_clean_exit(tmp_path: Path) -> None:
