@@ -1,5 +1,6 @@
 """Transport benchmarks: cold start, tool-call latency and throughput per transport, idle RSS,
-and swarm-mcp side by side with ruv-swarm.
+an attached session's cold start and the relay's added latency, and swarm-mcp side by side with
+ruv-swarm.
 
     python bench/transports.py [--calls N] [--quick] [--no-ruv-swarm]   (also: swarm-mcp bench transports)
 
@@ -75,6 +76,59 @@ def cold_start(argv: list[str], runs: int) -> list[float]:
             times.append(time.perf_counter() - started)
             client.close()
     return times
+
+
+def attached_cold_start(argv: list[str], runs: int) -> dict[str, float]:
+    """Seconds from spawn to the first tools/list result of a session that attaches to a running
+    owner (the data dir's first session, kept open), next to a first session's own cold start
+    measured the same way in the same run (alternating)."""
+    attached, first = [], []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as home:
+            started = time.perf_counter()
+            owner = LineClient.spawn(argv, env=server_env(home), stderr=subprocess.DEVNULL)
+            owner.initialize()
+            owner.request("tools/list")
+            first.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            session = LineClient.spawn(argv, env=server_env(home), stderr=subprocess.DEVNULL)
+            session.initialize()
+            session.request("tools/list")
+            attached.append(time.perf_counter() - started)
+            session.close()
+            owner.close()
+    return {"attached_median": statistics.median(attached), "first_session_median": statistics.median(first),
+            "runs": runs}
+
+
+def relay_latency(argv: list[str], n: int, block: int = 200) -> dict[str, Any]:
+    """p50 of sequential calls on one owner by three paths, in alternating blocks of `block` calls
+    so all three see the same machine load: the owner's own stdio session (direct), a line client
+    on its socket (direct), and an attached stdio session (through the relay)."""
+    with tempfile.TemporaryDirectory() as home:
+        owner = LineClient.spawn(argv, env=server_env(home), stderr=subprocess.DEVNULL)
+        owner.initialize()
+        paths = {"direct_stdio": owner,
+                 "direct_socket": LineClient.connect_unix(str(Path(home) / "swarm-mcp.sock")),
+                 "attached": LineClient.spawn(argv, env=server_env(home), stderr=subprocess.DEVNULL)}
+        for name, client in paths.items():
+            if name != "direct_stdio":
+                client.initialize()
+        latencies: dict[str, list[float]] = {name: [] for name in paths}
+        for _ in range(max(1, n // block)):
+            for name, client in paths.items():
+                for _ in range(20):
+                    client.call_tool(TOOL, ARGS)  # warm this path up again after the others ran
+                for _ in range(block):
+                    t = time.perf_counter()
+                    client.call_tool(TOOL, ARGS)
+                    latencies[name].append(time.perf_counter() - t)
+        for client in reversed(paths.values()):
+            client.close()
+    p50 = {name: statistics.median(values) * 1e6 for name, values in latencies.items()}
+    return {"p50_us": p50, "calls_per_path": len(latencies["attached"]),
+            "added_us_vs_stdio": p50["attached"] - p50["direct_stdio"],
+            "added_us_vs_socket": p50["attached"] - p50["direct_socket"]}
 
 
 def interpreter_start(runs: int) -> list[float]:
@@ -261,6 +315,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="cold starts to take the median of")
     parser.add_argument("--quick", action="store_true", help="fewer calls and runs (a smoke test)")
     parser.add_argument("--no-ruv-swarm", action="store_true", help="skip the side-by-side with ruv-swarm (needs node and npm)")
+    parser.add_argument("--attach-only", action="store_true", help="only the attached session's figures (and print them)")
     args = parser.parse_args()
     n, runs = (300, 3) if args.quick else (args.calls, args.runs)
     ours = [PY, "-m", "swarm_mcp", "serve"]
@@ -271,12 +326,17 @@ def main() -> None:
         "calls": n,
     }
 
+    if args.attach_only:
+        attach = {"cold_start_s": attached_cold_start(ours, max(runs, 10)), "relay": relay_latency(ours, n * 2)}
+        print(orjson.dumps({**results, "attach": attach}, option=orjson.OPT_INDENT_2).decode())
+        return
     if not args.no_ruv_swarm:
         try:
             ruv = ruv_swarm_argv(install_ruv_swarm())
         except RuvSwarmUnavailable as exc:
             sys.exit(f"bench: {exc}\n(run with --no-ruv-swarm to skip the comparison)")
         results["versus_ruv_swarm"] = versus_ruv_swarm(ruv, ours, runs, n, rounds=3)
+    results["attach"] = {"cold_start_s": attached_cold_start(ours, max(runs, 10)), "relay": relay_latency(ours, n * 2)}
     results["cold_start_s"] = {
         "swarm_mcp_median": statistics.median(cold_start(ours, runs)),
         "sdk_mcpserver_median": statistics.median(cold_start(sdk, runs)),
@@ -351,6 +411,13 @@ def print_table(r: dict[str, Any]) -> None:
     h = r["http"]
     rows.append(("HTTP: sequential", f"{h['calls_per_s']:,.0f} calls/s", f"p50 {h['p50_ms']:.3f} ms, p99 {h['p99_ms']:.3f} ms", ">= 500/s"))
     rows.append(("HTTP: 8 connections", f"{h['connections_8_calls_per_s']:,.0f} calls/s", "", ""))
+    a = r["attach"]
+    c, rl = a["cold_start_s"], a["relay"]
+    rows.append(("attached session: spawn -> tools/list (median)", f"{c['attached_median']:.3f} s",
+                 f"the data dir's first session {c['first_session_median']:.3f} s (same run)", "<= 0.15 s"))
+    rows.append(("relay: added p50 per call", f"{rl['added_us_vs_stdio']:+.0f} us",
+                 f"attached {rl['p50_us']['attached']:.0f} us, owner's stdio {rl['p50_us']['direct_stdio']:.0f} us, "
+                 f"socket client {rl['p50_us']['direct_socket']:.0f} us ({rl['added_us_vs_socket']:+.0f} us)", "<= 50 us"))
     v = r.get("versus_ruv_swarm")
     if v is not None:
         c, m = v["cold_start_to_exit_s"], v["memory_usage_stats_calls_per_s"]

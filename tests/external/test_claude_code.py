@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+import threading
 import uuid
 from collections.abc import Callable
 from contextlib import closing
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 from external_clients import ClaudeSandbox, mcp_list_status, tail, wait_until
 from messages_standin import MessagesStandIn, running_standin
-from support import REPO_ROOT, SERVE, log_events, server_output, tcp_server
+from support import REPO_ROOT, SERVE, log_events, server_output, spawn_stdio, tcp_server
 
 pytestmark = pytest.mark.slow
 
@@ -82,6 +83,44 @@ def test_claude_mcp_list_connects_to_our_stdio_server_added_with_claude_mcp_add(
     assert len(started) == 1 and started[0]["data_dir"] == str(data), why()
     assert [e["reason"] for e in logged(log, "daemon_stopping")] == ["SIGINT"]
     claude_sandbox.assert_stayed_offline()
+
+
+def test_two_claude_mcp_list_health_checks_at_once_on_one_data_dir_are_both_connected(
+    claude_sandbox: ClaudeSandbox, tmp_path: Path
+) -> None:
+    """Issue 10: each Claude Code session spawns its own `swarm-mcp serve`; on one data dir the
+    second used to exit with code 3 (shown as failed). Now it attaches to the first."""
+    data, log = tmp_path / "data", tmp_path / "server.log"
+    other = ClaudeSandbox(claude_sandbox.clients, home=tmp_path / "home2", cwd=tmp_path / "project2",
+                          tripwire=claude_sandbox.tripwire)
+    other.home.mkdir()
+    other.cwd.mkdir()
+    sandboxes = (claude_sandbox, other)
+    why = diagnostics(claude_sandbox, log)
+    for sandbox in sandboxes:
+        added = sandbox.claude("mcp", "add", "swarm", "-e", f"PYTHONPATH={REPO_ROOT}", "-e", "SWARM_MCP_DAEMON_IDLE_TIMEOUT=1",
+                               "--", *SERVE, "--data-dir", str(data), "--log-file", str(log))
+        assert added.returncode == 0, why()
+
+    outputs: dict[int, str] = {}
+    checks = [threading.Thread(target=lambda i=i, s=s: outputs.__setitem__(i, s.claude("mcp", "list").stdout))
+              for i, s in enumerate(sandboxes)]
+    for check in checks:
+        check.start()
+    for check in checks:
+        check.join()
+    assert [mcp_list_status(outputs[i], "swarm") for i in (0, 1)] == [CONNECTED, CONNECTED], why() + "\n" + other.transcript()
+
+    # and, for certain, a check while another session owns the data dir: it attaches
+    with spawn_stdio(tmp_path / "owner", "--data-dir", str(data)) as owner:
+        owner.initialize()
+        held = other.claude("mcp", "list")
+        assert mcp_list_status(held.stdout, "swarm") == CONNECTED, other.transcript()
+    attached = [e for e in events(log) if e["event"] == "session_attached" and e.get("logger") == "swarm_mcp.attach"]
+    assert attached, why()
+    wait_until(lambda: not (data / "swarm-mcp.sock").exists(), timeout=30, what=lambda: "every owner to stop\n" + why())
+    for sandbox in sandboxes:
+        sandbox.assert_stayed_offline()
 
 
 def test_claude_mcp_list_connects_to_our_daemon_over_http_and_reports_it_failed_once_it_is_gone(
