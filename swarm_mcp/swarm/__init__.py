@@ -61,6 +61,7 @@ from ._views import claim_view as claim_view
 from ._views import subtask_view as subtask_view
 from ._views import swarm_view as swarm_view
 from ._views import task_results as task_results
+from ._views import task_summary as task_summary
 from ._views import task_view as task_view
 
 __all__ = (
@@ -108,5 +109,6 @@ __all__ = (
     "swarm_view",
     "task_features",
     "task_results",
+    "task_summary",
     "task_view",
 )

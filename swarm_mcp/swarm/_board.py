@@ -96,6 +96,10 @@ class TaskBoard:
             raise NotFound(f"No subtask with id {subtask_id!r}{hint}; task_claim returns subtask ids, task_status lists them")
         return sub
 
+    def unfinished(self, task_id: str) -> int:
+        """Subtasks of the task not finished yet."""
+        return self._unfinished.get(task_id, 0)
+
     def subtasks_of(self, task: Task) -> list[Subtask]:
         return [self.subtasks[s] for s in task.subtasks if s in self.subtasks]
 

@@ -92,6 +92,9 @@ class Lease:
     claimed_at: float
 
 
+WINDOW = 100  # recent durations and predictions kept per agent (written with the agent: keep it small)
+
+
 @dataclass(slots=True)
 class AgentMetrics:
     """An agent's counters. The sample windows are made on first use: an idle agent holds none."""
@@ -107,13 +110,13 @@ class AgentMetrics:
     @property
     def durations(self) -> deque[float]:
         if self._durations is None:
-            self._durations = deque(maxlen=200)
+            self._durations = deque(maxlen=WINDOW)
         return self._durations
 
     @property
     def predictions(self) -> deque[tuple[float, bool]]:
         if self._predictions is None:
-            self._predictions = deque(maxlen=200)
+            self._predictions = deque(maxlen=WINDOW)
         return self._predictions
 
     def count(self, task_type: str, success: bool) -> None:
@@ -131,7 +134,8 @@ class AgentMetrics:
 
     def to_json(self) -> dict[str, Any]:
         return {"done": self.done, "failed": self.failed, "restarts": self.restarts, "decisions": self.decisions,
-                "durations": list(self._durations or ()), "predictions": [list(p) for p in self._predictions or ()],
+                "durations": [round(d, 4) for d in self._durations or ()],
+                "predictions": [[round(p, 4), int(ok)] for p, ok in self._predictions or ()],
                 "by_type": self.by_type or {}}
 
     @classmethod

@@ -12,7 +12,8 @@ from ._topology import edges
 if TYPE_CHECKING:
     from ._engine import SwarmEngine
 
-__all__ = ("agent_metrics", "agent_summary", "claim_view", "subtask_view", "swarm_view", "task_results", "task_view")
+__all__ = ("agent_metrics", "agent_summary", "claim_view", "subtask_view", "swarm_view", "task_results", "task_summary",
+           "task_view")
 
 SUMMARY_CHARS = 500
 
@@ -120,6 +121,16 @@ def task_view(engine: SwarmEngine, task: Task, *, detailed: bool = False) -> dic
     if detailed:
         out["analysis"] = task.analysis
         out["allowed_agents"] = task.allowed_agents
+    return out
+
+
+def task_summary(engine: SwarmEngine, task: Task) -> dict[str, Any]:
+    """A task's state and progress without its subtasks (from the board's counters: O(1))."""
+    total = len(task.subtasks)
+    out: dict[str, Any] = {"task_id": task.id, "swarm_id": task.swarm_id, "state": task.state.value,
+                           "progress": {"finished": total - engine.board.unfinished(task.id), "total": total}}
+    if task.reason:
+        out["reason"] = task.reason
     return out
 
 
