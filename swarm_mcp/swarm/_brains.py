@@ -3,7 +3,10 @@
 A brain maps a subtask's features (`_features.FEATURES` numbers) to three predictions in
 [0, 1]: success, quality and speed. Every finished subtask becomes an experience of its agent
 (features -> what happened); an agent keeps its newest `PER_TYPE` experiences of each task
-type (a ring per type, so a rare kind of work is not forgotten behind a common one). Brains
+type (a ring per type, so a rare kind of work is not forgotten behind a common one). Every
+`HOLDOUT_EVERY`-th finished subtask of an agent (its 5th, 10th, ...) is held out instead: kept
+in a ring of its newest `HOLDOUT`, never trained on, and used to measure the brain's accuracy
+on work it has not learned from (`holdout`). Feedback examples (`step`) are always trained on. Brains
 train in batched, vmapped RPROP rounds over every agent with new experiences at once, off the
 event loop, on the daemon's shared `NeuralRuntime`; routing asks one forward pass for all
 candidates. A population is created the first time its swarm has something to learn, so a
@@ -19,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +38,8 @@ if TYPE_CHECKING:
 
     from ..memory import BrainRecord
 
-__all__ = ("Brains", "BrainSnapshot", "OUTPUTS", "SAMPLES", "HIDDEN")
+__all__ = ("Brains", "BrainSnapshot", "Blend", "DomainRows", "Heldout", "Step", "HIDDEN", "HOLDOUT", "HOLDOUT_EVERY",
+           "OUTPUTS", "SAMPLES")
 
 log = structlog.get_logger("swarm_mcp.swarm")
 
@@ -43,6 +47,8 @@ HIDDEN = 8
 OUTPUTS = 3  # success, quality, speed
 PER_TYPE = 6
 SAMPLES = PER_TYPE * len(TASK_TYPES)
+HOLDOUT_EVERY = 5  # every 5th finished subtask of an agent is held out (never trained on)
+HOLDOUT = 16  # held-out experiences kept per agent (the newest)
 EPOCHS_PER_ROUND = 20
 MIN_CAPACITY = 64  # every swarm up to 64 agents shares one capacity bucket, so one set of compiled kernels
 ADAM_LEARNING_RATE = 0.05
@@ -65,6 +71,13 @@ class _Buffer:
     losses: deque[tuple[int, float, float]] | None = None  # (seen, before, after) per round, made on the first
     slot: int | None = None
     saved_params: list[np.ndarray] | None = None  # restored weights waiting for the population
+    outcomes: int = 0  # finished-subtask experiences ever (the held-out rule counts these)
+    held: int = 0  # held-out experiences ever
+    hx: np.ndarray | None = None  # (HOLDOUT, FEATURES), a ring
+    hy: np.ndarray | None = None
+    steps: int = 0  # single-example gradient steps (feedback)
+    edited: bool = False  # weights changed outside training rounds (blend, transfer) since the last save
+    learning_rate: float | None = None  # None: the population's default
 
     def allocate(self) -> tuple[np.ndarray, np.ndarray]:
         if self.x is None or self.y is None:
@@ -74,7 +87,13 @@ class _Buffer:
             self.y = np.zeros((SAMPLES, OUTPUTS), np.float32)
         return self.x, self.y
 
-    def add(self, features: Sequence[float], target: Sequence[float]) -> None:
+    def add(self, features: Sequence[float], target: Sequence[float], *, feedback: bool = False) -> bool:
+        """Keep one experience; returns True when it was held out (never trained on)."""
+        if not feedback:
+            self.outcomes += 1
+            if self.outcomes % HOLDOUT_EVERY == 0:
+                self._hold_out(features, target)
+                return True
         x, y = self.allocate()
         one_hot = features[TEXT_BUCKETS:TEXT_BUCKETS + len(TASK_TYPES)]
         kind = max(range(len(TASK_TYPES)), key=lambda i: one_hot[i])
@@ -85,6 +104,28 @@ class _Buffer:
         y[row] = target
         self.per_type[kind] += 1
         self.seen += 1
+        return False
+
+    def _hold_out(self, features: Sequence[float], target: Sequence[float]) -> None:
+        import numpy as np
+
+        if self.hx is None or self.hy is None:
+            self.hx = np.zeros((HOLDOUT, FEATURES), np.float32)
+            self.hy = np.zeros((HOLDOUT, OUTPUTS), np.float32)
+        self.hx[self.held % HOLDOUT] = features
+        self.hy[self.held % HOLDOUT] = target
+        self.held += 1
+        if self.trained_on == self.seen:  # nothing new to train on
+            self.trained_on += 1
+        self.seen += 1
+
+    def heldout_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        import numpy as np
+
+        if self.hx is None or self.hy is None:
+            return np.zeros((0, FEATURES), np.float32), np.zeros((0, OUTPUTS), np.float32)
+        n = min(self.held, HOLDOUT)
+        return self.hx[:n].copy(), self.hy[:n].copy()
 
     def record_loss(self, seen: int, before: float, after: float) -> None:
         if self.losses is None:
@@ -98,6 +139,49 @@ class _Buffer:
         x, y = self.allocate()
         rows = self.filled()
         return x[rows].copy(), y[rows].copy()
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One gradient step on one example: the predictions (success, quality, speed) and the
+    example's MSE before and after it."""
+
+    before: list[float]
+    after: list[float]
+    target: list[float]
+    loss_before: float
+    loss_after: float
+
+
+@dataclass(frozen=True, slots=True)
+class Blend:
+    """How one brain changed when blended toward another: the mean and largest absolute change
+    of its predicted success over the probe set, and its weights' L2 distance to the source."""
+
+    mean_change: float
+    max_change: float
+    distance_before: float
+    distance_after: float
+
+
+@dataclass(frozen=True, slots=True)
+class Heldout:
+    """A brain measured on its held-out experiences: how many, the share whose success it
+    predicts on the right side of 0.5, and the MSE over its three outputs."""
+
+    count: int
+    accuracy: float | None
+    mse: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DomainRows:
+    """An agent's experiences of one task type: trained-on rows and held-out rows."""
+
+    x: np.ndarray  # (n, FEATURES)
+    y: np.ndarray  # (n, OUTPUTS)
+    held_x: np.ndarray
+    held_y: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,25 +203,51 @@ class _Pool:
         self.adds: list[str] = []
         self.removes: list[int] = []
         self.free_slots: list[int] = []
+        self.rates: set[str] = set()  # agents whose learning rate waits for the population
+
+
+def new_population(neural: Any, key: Any, size: int = 0) -> Any:
+    """A population of brains: every swarm's and every trial's has the same layout, training,
+    samples, window and capacity, so they share one set of compiled kernels."""
+    import jax
+
+    layout = neural.create_standard(LAYOUT["sizes"], key=jax.random.key(0), activation_hidden="SIGMOID_SYMMETRIC",
+                                    activation_output="SIGMOID").layout
+    training = neural.TrainParams(algorithm=neural.Algorithm.ADAM, error_function=neural.ErrorFunction.LINEAR,
+                                  adam_learning_rate=ADAM_LEARNING_RATE)
+    return neural.create_population(
+        layout, 0, key=key, training=training, samples=SAMPLES, window=EPOCHS_PER_ROUND,
+        capacity=neural.capacity_for(max(size, MIN_CAPACITY), len(jax.local_devices())),
+    )
+
+
+def forward_rows(population: Any, rows: Mapping[int, np.ndarray], batch: int) -> dict[int, np.ndarray]:
+    """In a worker: each slot's brain on its own input rows, one forward pass: {slot: (n, OUTPUTS)}.
+    `batch` (a power of two >= every n) fixes the compiled shape."""
+    import numpy as np
+
+    x = np.zeros((population.capacity, batch, FEATURES), np.float32)
+    for slot, r in rows.items():
+        x[slot, : len(r)] = r
+    out = np.asarray(population.forward(x))
+    return {slot: out[slot, : len(r)].copy() for slot, r in rows.items()}
+
+
+def batch_for(n: int) -> int:
+    return max(8, 1 << max(0, n - 1).bit_length())
 
 
 def _apply_changes(neural: Any, pool: _Pool, adds: list[tuple[str, list[np.ndarray] | None]], removes: list[int],
-                   data: list[tuple[str, np.ndarray, np.ndarray]], slots: dict[str, int]) -> dict[str, int]:
-    """In a worker: create the population if needed, add and remove agents, set their data.
-    Returns the slots of the agents added."""
+                   data: list[tuple[str, np.ndarray, np.ndarray]], slots: dict[str, int],
+                   rates: Sequence[tuple[str, float]] = ()) -> dict[str, int]:
+    """In a worker: create the population if needed, add and remove agents, set their data and
+    learning rates. Returns the slots of the agents added."""
     import jax
     import numpy as np
 
     if pool.population is None:
-        layout = neural.create_standard(LAYOUT["sizes"], key=jax.random.key(0), activation_hidden="SIGMOID_SYMMETRIC",
-                                        activation_output="SIGMOID").layout
-        training = neural.TrainParams(algorithm=neural.Algorithm.ADAM, error_function=neural.ErrorFunction.LINEAR,
-                                      adam_learning_rate=ADAM_LEARNING_RATE)
-        pool.population = neural.create_population(
-            layout, 0, key=jax.random.key(int.from_bytes(np.random.default_rng().bytes(4), "little")),
-            training=training, samples=SAMPLES, window=EPOCHS_PER_ROUND,
-            capacity=neural.capacity_for(max(len(adds), MIN_CAPACITY), len(jax.local_devices())),
-        )
+        key = jax.random.key(int.from_bytes(np.random.default_rng().bytes(4), "little"))
+        pool.population = new_population(neural, key, len(adds))
     population = pool.population
     if removes:
         population.remove(removes)
@@ -153,10 +263,13 @@ def _apply_changes(neural: Any, pool: _Pool, adds: list[tuple[str, list[np.ndarr
             shapes = [leaf.shape[1:] for leaf in jax.tree.leaves(template)]
             stacked = [np.stack([saved[i].reshape(shape) for _, saved in restored]) for i, shape in enumerate(shapes)]
             population.set_params([s for s, _ in restored], jax.tree.unflatten(treedef, stacked))
+    all_slots = {**slots, **added}
     if data:
-        all_slots = {**slots, **added}
         population.set_data([all_slots[a] for a, _, _ in data],
                             [neural.TrainData(x, y) for _, x, y in data])
+    rated = [(all_slots[a], rate) for a, rate in rates if a in all_slots]
+    if rated:
+        population.set_hyper([s for s, _ in rated], adam_learning_rate=[r for _, r in rated])
     return added
 
 
@@ -200,9 +313,40 @@ class Brains:
             pool.buffers[agent_id].add(features, target)
 
     def trained(self, swarm_id: str, agent_id: str) -> bool:
+        buffer = self._buffer(swarm_id, agent_id)
+        return buffer is not None and (buffer.rounds > 0 or buffer.steps > 0)
+
+    def _buffer(self, swarm_id: str, agent_id: str) -> _Buffer | None:
         pool = self._pools.get(swarm_id)
-        buffer = pool.buffers.get(agent_id) if pool else None
-        return buffer is not None and buffer.rounds > 0
+        return pool.buffers.get(agent_id) if pool else None
+
+    def set_learning_rate(self, swarm_id: str, agent_id: str, rate: float) -> None:
+        """The agent's own Adam learning rate, for its training rounds and feedback steps
+        (applied to the population at its next use)."""
+        pool = self._pools.get(swarm_id)
+        if pool is None or agent_id not in pool.buffers:
+            return
+        pool.buffers[agent_id].learning_rate = rate
+        pool.rates.add(agent_id)
+
+    def learning_rate(self, swarm_id: str, agent_id: str) -> float:
+        buffer = self._buffer(swarm_id, agent_id)
+        return buffer.learning_rate if buffer is not None and buffer.learning_rate is not None else ADAM_LEARNING_RATE
+
+    def domain_rows(self, swarm_id: str, agent_id: str, task_type: str) -> DomainRows:
+        """The agent's experiences of one task type (copies): trained-on rows and held-out rows."""
+        import numpy as np
+
+        buffer = self._buffer(swarm_id, agent_id)
+        kind = TASK_TYPES.index(task_type)
+        if buffer is None or buffer.x is None or buffer.y is None:
+            empty_x, empty_y = np.zeros((0, FEATURES), np.float32), np.zeros((0, OUTPUTS), np.float32)
+            return DomainRows(empty_x, empty_y, empty_x, empty_y)
+        n = min((buffer.per_type or [0] * len(TASK_TYPES))[kind], PER_TYPE)
+        rows = slice(kind * PER_TYPE, kind * PER_TYPE + n)
+        hx, hy = buffer.heldout_rows()
+        mine = hx[:, TEXT_BUCKETS + kind] > 0.5
+        return DomainRows(buffer.x[rows].copy(), buffer.y[rows].copy(), hx[mine], hy[mine])
 
     def agent(self, swarm_id: str, agent_id: str) -> dict[str, Any]:
         """An agent's learning facts: experiences, rounds, the loss history, whether it is saved."""
@@ -213,6 +357,8 @@ class Brains:
         return {
             "experiences": buffer.seen,
             "buffered": len(buffer.filled()),
+            "held_out": min(buffer.held, HOLDOUT),
+            "feedback_steps": buffer.steps,
             "training_rounds": buffer.rounds,
             "untrained_experiences": buffer.seen - buffer.trained_on,
             "loss": round(buffer.losses[-1][2], 8) if buffer.losses else None,
@@ -237,22 +383,24 @@ class Brains:
 
     # -- compute (worker threads) --------------------------------------------------------------
 
-    def _take(self, pool: _Pool, *, with_data: Sequence[str]) -> tuple[list[tuple[str, list[np.ndarray] | None]], list[int], list[tuple[str, np.ndarray, np.ndarray]], dict[str, int]]:
+    def _take(self, pool: _Pool, *, with_data: Sequence[str]) -> tuple[list[tuple[str, list[np.ndarray] | None]], list[int], list[tuple[str, np.ndarray, np.ndarray]], dict[str, int], list[tuple[str, float]]]:
         adds = [(a, pool.buffers[a].saved_params) for a in pool.adds if a in pool.buffers]
         removes = pool.removes
         pool.adds, pool.removes = [], []
+        rates = [(a, rate) for a in pool.rates if a in pool.buffers and (rate := pool.buffers[a].learning_rate) is not None]
+        pool.rates = set()
         data = []
         for agent_id in with_data:
             buffer = pool.buffers.get(agent_id)
             if buffer is not None and buffer.seen:
                 data.append((agent_id, *buffer.rows()))
         slots = {a: b.slot for a, b in pool.buffers.items() if b.slot is not None}
-        return adds, removes, data, slots
+        return adds, removes, data, slots, rates
 
     async def _sync(self, swarm_id: str, pool: _Pool, with_data: Sequence[str]) -> None:
-        adds, removes, data, slots = self._take(pool, with_data=with_data)
+        adds, removes, data, slots, rates = self._take(pool, with_data=with_data)
         neural = await self.runtime.ensure()
-        added = await self.runtime.run(_apply_changes, neural, pool, adds, removes, data, slots)
+        added = await self.runtime.run(_apply_changes, neural, pool, adds, removes, data, slots, rates)
         for agent_id, slot in added.items():
             buffer = pool.buffers.get(agent_id)
             if buffer is None:  # removed while the worker ran
@@ -325,7 +473,7 @@ class Brains:
         padded = np.zeros((batch, FEATURES), np.float32)
         padded[: len(rows)] = rows
         async with pool.lock:
-            if pool.adds or pool.removes:
+            if pool.adds or pool.removes or pool.rates:
                 await self._sync(swarm_id, pool, ())
             population = pool.population
             slots = [pool.buffers[a].slot if a in pool.buffers else None for a in agent_ids]
@@ -341,13 +489,212 @@ class Brains:
                 result[i] = out[slot, : len(rows)]
         return result
 
+    async def _ready(self, swarm_id: str, pool: _Pool) -> Any:
+        """Under the pool's lock: the population with every agent placed (its module loaded)."""
+        await self._sync(swarm_id, pool, ())
+        return await self.runtime.ensure()
+
+    async def step(self, swarm_id: str, agent_id: str, features: Sequence[float], target: Sequence[float]) -> Step | None:
+        """Take one gradient step on the one example `features -> target` now, and keep it as a
+        feedback experience, which the next training round trains on with the rest. The step is
+        Adam's first from a fresh state (momentum from earlier rounds would drown this example):
+        each weight moves by the agent's learning rate against the sign of its gradient. A NaN target means "no evidence": that output's target is
+        the brain's own prediction. None when the agent has no brain here."""
+        import numpy as np
+
+        pool = self._pools.get(swarm_id)
+        buffer = pool.buffers.get(agent_id) if pool else None
+        if pool is None or buffer is None:
+            return None
+        x1 = np.asarray([features], np.float32)
+        wanted = np.asarray(target, np.float32)
+        async with pool.lock:
+            neural = await self._ready(swarm_id, pool)
+            slot, population = buffer.slot, pool.population
+            if slot is None:
+                return None
+
+            before = await self.runtime.run(lambda: forward_rows(population, {slot: x1}, 8)[slot][0])
+            used = np.where(np.isnan(wanted), before, wanted).astype(np.float32)
+            buffer.add(features, [float(v) for v in used], feedback=True)
+            x, y = buffer.rows()
+
+            def run() -> np.ndarray:
+                population.set_params([slot], population.get_params([slot]))  # a fresh optimizer state
+                population.set_data([slot], [neural.TrainData(x1, used[None])])
+                population.train(1, slots=[slot])
+                after = forward_rows(population, {slot: x1}, 8)[slot][0]
+                population.set_data([slot], [neural.TrainData(x, y)])  # back to all its experiences
+                return after
+
+            after = await self.runtime.run(run)
+        buffer.steps += 1
+        buffer.edited = True
+        return Step([float(v) for v in before], [float(v) for v in after], [float(v) for v in used],
+                    float(np.mean((before - used) ** 2)), float(np.mean((after - used) ** 2)))
+
+    async def blend(self, swarm_id: str, source_id: str, weights: Mapping[str, float],
+                    probes: Sequence[Sequence[float]]) -> dict[str, Blend]:
+        """Move each target's weights toward the source's: `target = (1 - w) * target + w * source`
+        (their optimizer state restarts). Reports how each target's predicted success over
+        `probes` changed and its distance to the source before and after."""
+        import numpy as np
+
+        pool = self._pools.get(swarm_id)
+        if pool is None or source_id not in pool.buffers:
+            return {}
+        targets = [a for a in weights if a in pool.buffers and a != source_id]
+        if not targets:
+            return {}
+        probe = np.asarray(probes, np.float32)
+        async with pool.lock:
+            await self._ready(swarm_id, pool)
+            population = pool.population
+            src = pool.buffers[source_id].slot
+            slots = [pool.buffers[a].slot for a in targets]
+            if src is None or any(s is None for s in slots):
+                return {}
+            w = np.asarray([weights[a] for a in targets], np.float32)
+
+            def run() -> dict[str, Blend]:
+                import jax
+
+                everyone = [src, *slots]
+                before = forward_rows(population, {s: probe for s in everyone}, batch_for(len(probe)))
+                params = population.get_params(everyone)
+
+                def mix(leaf: np.ndarray) -> np.ndarray:
+                    share = w.reshape((-1,) + (1,) * (leaf.ndim - 1))
+                    return ((1.0 - share) * leaf[1:] + share * leaf[:1]).astype(leaf.dtype)
+
+                blended = jax.tree.map(mix, params)
+                population.set_params(slots, blended)
+                after = forward_rows(population, {s: probe for s in slots}, batch_for(len(probe)))
+                source_flat = _flat(params, 0)
+                out = {}
+                for i, (agent_id, slot) in enumerate(zip(targets, slots, strict=True)):
+                    change = np.abs(after[slot][:, 0] - before[slot][:, 0])
+                    out[agent_id] = Blend(float(change.mean()), float(change.max()),
+                                          float(np.linalg.norm(_flat(params, i + 1) - source_flat)),
+                                          float(np.linalg.norm(_flat(blended, i) - source_flat)))
+                return out
+
+            result = await self.runtime.run(run)
+        for agent_id in result:
+            if agent_id in pool.buffers:
+                pool.buffers[agent_id].edited = True
+        return result
+
+    async def holdout(self, swarm_id: str, agent_ids: Sequence[str]) -> dict[str, Heldout]:
+        """Each agent's brain on its own held-out experiences (which it never trained on), in one
+        forward pass."""
+        import numpy as np
+
+        pool = self._pools.get(swarm_id)
+        if pool is None:
+            return {}
+        held = {a: pool.buffers[a].heldout_rows() for a in agent_ids if a in pool.buffers}
+        out = {a: Heldout(0, None, None) for a, (hx, _) in held.items() if not len(hx)}
+        todo = {a: rows for a, rows in held.items() if len(rows[0])}
+        if not todo:
+            return out
+        async with pool.lock:
+            await self._ready(swarm_id, pool)
+            population = pool.population
+            slots = {a: pool.buffers[a].slot for a in todo if pool.buffers.get(a) is not None}
+
+            def run() -> dict[int, np.ndarray]:
+                return forward_rows(population, {s: todo[a][0] for a, s in slots.items() if s is not None}, HOLDOUT)
+
+            predicted = await self.runtime.run(run)
+        for agent_id, slot in slots.items():
+            if slot is None:
+                continue
+            y = todo[agent_id][1]
+            p = predicted[slot]
+            hits = (p[:, 0] >= 0.5) == (y[:, 0] >= 0.5)
+            out[agent_id] = Heldout(len(y), float(hits.mean()), float(np.mean((p - y) ** 2)))
+        return out
+
+    async def params_of(self, swarm_id: str, agent_ids: Sequence[str]) -> Any:
+        """The agents' weights stacked on a leading axis (host arrays), or None without a brain."""
+        pool = self._pools.get(swarm_id)
+        if pool is None or any(a not in pool.buffers for a in agent_ids):
+            return None
+        async with pool.lock:
+            await self._ready(swarm_id, pool)
+            population = pool.population
+            slots = [pool.buffers[a].slot for a in agent_ids]
+            return await self.runtime.run(population.get_params, slots)
+
+    async def retrain_from(self, swarm_id: str, agent_ids: Sequence[str], start: Any, *, epochs: int,
+                           pull: float = 0.0, window: int = 5) -> dict[str, float]:
+        """Give the agents the weights `start` (one network, unstacked) and train each on its own
+        experiences for `epochs` epochs; with `pull` > 0, after every `window` epochs the weights
+        move that share of the way back to `start` (regularised toward it). Returns each
+        agent's final MSE on its experiences; the round is counted and its loss recorded."""
+        import jax
+        import numpy as np
+
+        pool = self._pools.get(swarm_id)
+        chosen = [a for a in agent_ids if pool is not None and a in pool.buffers and pool.buffers[a].seen > 0]
+        if pool is None or not chosen:
+            return {}
+        async with pool.lock:
+            await self._sync(swarm_id, pool, chosen)
+            population = pool.population
+            slots = [pool.buffers[a].slot for a in chosen]
+            seen = {a: pool.buffers[a].seen for a in chosen}
+
+            def run() -> list[tuple[float, float]]:
+                stacked = jax.tree.map(lambda leaf: np.repeat(np.asarray(leaf)[None], len(slots), axis=0), start)
+                population.set_params(slots, stacked)
+                first = last = None
+                for done in range(0, epochs, window):
+                    log = population.train(min(window, epochs - done), slots=slots)
+                    if first is None:
+                        first = log.mse[slots, 0].copy()
+                    last = log.mse[slots, log.epochs[slots] - 1].copy()
+                    if pull > 0:
+                        moved = jax.tree.map(lambda p, s: p + pull * (s[None] - p), population.get_params(slots), start)
+                        population.set_params(slots, moved)
+                assert first is not None and last is not None
+                return [(float(a), float(b)) for a, b in zip(first, last, strict=True)]
+
+            losses = await self.runtime.run(run)
+        out = {}
+        for agent_id, (before, after) in zip(chosen, losses, strict=True):
+            buffer = pool.buffers.get(agent_id)
+            if buffer is None:
+                continue
+            buffer.rounds += 1
+            buffer.edited = True
+            buffer.trained_on = max(buffer.trained_on, seen[agent_id])
+            if math.isfinite(after):
+                buffer.record_loss(seen[agent_id], before, after)
+            out[agent_id] = after
+        self.rounds += 1
+        return out
+
+    async def trial(self, seed: int) -> Any:
+        """A private population for experiments (meta-learning trials), with the brains' layout
+        and compiled kernels; use it only inside `self.runtime.run`."""
+        neural = await self.runtime.ensure()
+
+        def make() -> Any:
+            import jax
+
+            return new_population(neural, jax.random.key(seed))
+
+        return await self.runtime.run(make)
+
     async def snapshots(self, swarm_id: str, *, force: bool = False) -> dict[str, BrainSnapshot]:
         """Brains due for saving (every `save_every` experiences, or all with news when `force`)."""
         pool = self._pools.get(swarm_id)
         if pool is None or pool.population is None:
             return {}
         due = [a for a, b in pool.buffers.items() if b.slot is not None
-               and (b.seen - b.saved_at >= self.save_every or (force and b.seen > b.saved_at))]
+               and (b.seen - b.saved_at >= self.save_every or (force and (b.seen > b.saved_at or b.edited)))]
         if not due:
             return {}
         population = pool.population
@@ -368,9 +715,17 @@ class Brains:
             buffer = pool.buffers.get(agent_id)
             if buffer is None:
                 continue
-            buffer.saved_at = buffer.seen
+            buffer.saved_at, buffer.edited = buffer.seen, False
             out[agent_id] = _snapshot(buffer, leaves)
         return out
+
+
+def _flat(params: Any, index: int) -> np.ndarray:
+    """One network's weights (index `index` of a stacked pytree) as one vector."""
+    import jax
+    import numpy as np
+
+    return np.concatenate([np.asarray(leaf[index], np.float32).ravel() for leaf in jax.tree.leaves(params)])
 
 
 def _snapshot(buffer: _Buffer, leaves: list[np.ndarray]) -> BrainSnapshot:
@@ -381,8 +736,12 @@ def _snapshot(buffer: _Buffer, leaves: list[np.ndarray]) -> BrainSnapshot:
     meta = {"layout": LAYOUT, "leaf_sizes": [int(leaf.size) for leaf in leaves], "seen": buffer.seen,
             "per_type": list(buffer.per_type or [0] * len(TASK_TYPES)),
             "trained_on": buffer.trained_on, "rounds": buffer.rounds,
-            "losses": [list(point) for point in buffer.losses or ()]}
-    return BrainSnapshot(params, x.tobytes() + y.tobytes(), meta)
+            "losses": [list(point) for point in buffer.losses or ()], "outcomes": buffer.outcomes,
+            "held": buffer.held, "steps": buffer.steps}
+    experiences = x.tobytes() + y.tobytes()
+    if buffer.hx is not None and buffer.hy is not None:
+        experiences += buffer.hx.tobytes() + buffer.hy.tobytes()
+    return BrainSnapshot(params, experiences, meta)
 
 
 def _restore(buffer: _Buffer, saved: BrainRecord) -> None:
@@ -393,11 +752,18 @@ def _restore(buffer: _Buffer, saved: BrainRecord) -> None:
         log.warning("brain_layout_changed", agent_id=saved.agent_id, detail="the saved brain is ignored")
         return
     raw = np.frombuffer(saved.experiences, np.float32)
-    if raw.size == SAMPLES * (FEATURES + OUTPUTS):
+    trained, held = SAMPLES * (FEATURES + OUTPUTS), HOLDOUT * (FEATURES + OUTPUTS)
+    if raw.size in (trained, trained + held):
         x, y = buffer.allocate()
         x[:] = raw[: SAMPLES * FEATURES].reshape(SAMPLES, FEATURES)
-        y[:] = raw[SAMPLES * FEATURES:].reshape(SAMPLES, OUTPUTS)
+        y[:] = raw[SAMPLES * FEATURES:trained].reshape(SAMPLES, OUTPUTS)
+    if raw.size == trained + held:
+        buffer.hx = raw[trained:trained + HOLDOUT * FEATURES].reshape(HOLDOUT, FEATURES).copy()
+        buffer.hy = raw[trained + HOLDOUT * FEATURES:].reshape(HOLDOUT, OUTPUTS).copy()
+        buffer.held = int(meta.get("held", 0))
     buffer.seen = buffer.saved_at = int(meta.get("seen", 0))
+    buffer.outcomes = int(meta.get("outcomes", buffer.seen))
+    buffer.steps = int(meta.get("steps", 0))
     per_type = [int(n) for n in meta.get("per_type", ())]
     if len(per_type) == len(TASK_TYPES):
         buffer.per_type = per_type
