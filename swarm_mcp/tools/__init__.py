@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import benchmark, features, memory, neural, swarm, tasks
+from . import benchmark, daa, features, memory, neural, swarm, tasks
 from ..errors import InvalidArgument
 from ._registry import ToolContext as ToolContext
 from ._registry import ToolRegistry as ToolRegistry
@@ -21,6 +21,7 @@ AREAS = {
     "neural": neural.register,
     "swarm": swarm.register,
     "tasks": tasks.register,
+    "daa": daa.register,
     "benchmark": benchmark.register,
 }
 
