@@ -302,6 +302,9 @@ class TaskBoard:
         if swarm_id is not None:
             engine.swarm(swarm_id)
         agent = engine.agent(agent_id) if agent_id is not None else None
+        if agent is not None and swarm_id is not None and agent.swarm_id != swarm_id:
+            raise InvalidArgument(f"agent {agent.id!r} belongs to swarm {agent.swarm_id!r}, not {swarm_id!r}; "
+                                  "give one of agentId or swarmId, or matching ones")
         if agent is not None and agent.stopped:
             raise Conflict(f"agent {agent.id!r} is stopped; claim for a running agent (agent_list filter 'active')")
         caps = frozenset(capabilities) if capabilities is not None else None
@@ -448,6 +451,9 @@ class TaskBoard:
         if lease_id is not None and lease_id != sub.lease.id:
             raise Conflict(f"leaseId {lease_id!r} is not the current lease of {sub.id!r} (it expired and the subtask "
                            "was claimed again); claim new work with task_claim")
+        if sub.lease.holder != "client":
+            raise Conflict(f"subtask {sub.id!r} is being run by the {sub.executor} executor, not by a client; "
+                           "task_status shows its progress")
         return sub
 
     def heartbeat(self, subtask_id: str, *, lease_id: str | None = None, seconds: float | None = None) -> Subtask:
