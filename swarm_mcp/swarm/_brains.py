@@ -23,7 +23,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
     from ..memory import BrainRecord
 
-__all__ = ("Brains", "BrainSnapshot", "Blend", "DomainRows", "Heldout", "Step", "HIDDEN", "HOLDOUT", "HOLDOUT_EVERY",
-           "OUTPUTS", "SAMPLES")
+__all__ = ("HIDDEN", "HOLDOUT", "HOLDOUT_EVERY", "OUTPUTS", "SAMPLES", "Blend", "BrainSnapshot", "Brains", "DomainRows",
+           "Heldout", "Step")
 
 log = structlog.get_logger("swarm_mcp.swarm")
 

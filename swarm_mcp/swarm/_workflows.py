@@ -13,6 +13,7 @@ that fails for good cancelled. `wait_steps` follows it.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ __all__ = ("NAMESPACE", "Workflow", "define", "finish", "load", "save", "start",
 
 NAMESPACE = "daa:workflows"
 MAX_STEPS = 100
+MAX_RESULT_SHOWN = 64 * 1024  # bytes of one step's result in the run report (all of it: task_results)
 RUNS_KEPT = 10
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
@@ -151,7 +153,7 @@ async def start(engine: SwarmEngine, workflow: Workflow, swarm_id: str, agent_id
     """Orchestrate the workflow as one task in `swarm_id` (only `agent_ids` may work on it)."""
     plan = [dict(s) for s in _topological(workflow.steps)]
     if not parallel:
-        for before, step in zip(plan, plan[1:], strict=False):
+        for before, step in itertools.pairwise(plan):
             if before["id"] not in step["dependsOn"]:
                 step["dependsOn"] = [*step["dependsOn"], before["id"]]
     return await engine.board.orchestrate(
@@ -176,13 +178,19 @@ async def wait_steps(engine: SwarmEngine, task_id: str, reported: set[str], dead
 
 
 def step_report(sub: Subtask, workflow: Workflow) -> dict[str, Any]:
+    import orjson
+
     step_id = sub.id.split(".", 1)[1] if "." in sub.id else sub.id
     step = next((s for s in workflow.steps if s["id"] == step_id), None)
+    result, size = sub.result, len(orjson.dumps(sub.result))
     out = {"step_id": step_id, "subtask_id": sub.id, "state": sub.state.value, "agent_id": sub.agent_id,
-           "executor": sub.executor, "attempts": sub.attempts, "result": sub.result, "quality": sub.quality,
+           "executor": sub.executor, "attempts": sub.attempts, "quality": sub.quality,
+           "result": result if size <= MAX_RESULT_SHOWN else None,
            "started_at": sub.started_at, "finished_at": sub.finished_at,
            "seconds": None if sub.started_at is None or sub.finished_at is None
            else round(sub.finished_at - sub.started_at, 6)}
+    if size > MAX_RESULT_SHOWN:
+        out["result_omitted"] = f"{size:,} bytes; task_results(taskId={sub.task_id!r}, format: 'detailed') has it"
     if sub.failed_agents:
         out["failed_agents"] = sub.failed_agents
     if sub.reason:

@@ -100,7 +100,7 @@ async def daa_workflow_create(
     id: Annotated[str, Field(min_length=1, max_length=64)],  # noqa: A002
     name: Annotated[str, Field(min_length=1, max_length=200)],
     steps: Annotated[list[Annotated[str, Field(min_length=1, max_length=4000)] | WorkflowStep], Field(min_length=1, max_length=100, description="Step ids/descriptions, or {id, description, type, executor, dependsOn}.")],
-    dependencies: Annotated[dict[str, list[Word]] | None, Field(description="step id -> the steps it waits for.")] = None,
+    dependencies: Annotated[dict[str, list[Word]] | None, Field(max_length=100, description="step id -> the steps it waits for.")] = None,
     strategy: Annotated[Literal["parallel", "sequential", "adaptive"], Field(description="Default run: the DAG in parallel, or one step at a time.")] = "adaptive",
     replace: Annotated[bool, Field(description="Redefine an existing id.")] = False,
 ) -> dict[str, Any]:

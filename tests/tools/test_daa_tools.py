@@ -12,8 +12,8 @@ import orjson
 from support import FakeClock, mcp_client
 
 from swarm_mcp.app import App
-from swarm_mcp.swarm._workload import run_transfer_workload
 from swarm_mcp.swarm import WorkOutcome
+from swarm_mcp.swarm._workload import run_transfer_workload
 
 
 async def call(client: Any, tool: str, **arguments: Any) -> dict[str, Any]:
@@ -97,7 +97,7 @@ async def test_agent_create_takes_its_id_learning_rate_pattern_and_namespace_and
 # -- daa_agent_adapt ---------------------------------------------------------------------------------------
 
 async def test_adapt_takes_a_real_gradient_step_scaled_by_the_agents_learning_rate(tmp_path: Path) -> None:
-    async with mcp_client(tmp_path) as (client, app):
+    async with mcp_client(tmp_path) as (client, _):
         await call(client, "daa_init")
         await call(client, "daa_agent_create", id="fast", learningRate=0.2)
         await call(client, "daa_agent_create", id="slow", learningRate=0.005)
@@ -292,7 +292,11 @@ async def test_each_step_runs_on_its_own_executor(tmp_path: Path) -> None:
     async with mcp_client(tmp_path) as (client, app):
         await daa_swarm(client, "a1", "a2")
         standin = StandInClaude()
+        standin.unavailable = lambda: "no binary here"  # type: ignore[method-assign]
         app.swarm.executors["claude"] = standin
+        refused = await error_text(client, "daa_workflow_create", id="mixed", name="Mixed", steps=[
+            {"id": "draft", "description": "Draft the guide", "executor": "claude"}])
+        del standin.unavailable
         await call(client, "daa_workflow_create", id="mixed", name="Mixed", steps=[
             {"id": "draft", "description": "Draft the guide", "executor": "claude"},
             {"id": "review", "description": "Review the guide", "dependsOn": ["draft"]}])
@@ -308,6 +312,7 @@ async def test_each_step_runs_on_its_own_executor(tmp_path: Path) -> None:
             assert claim["context"][0]["result"]["draft"].startswith("drafted by")
             await call(client, "task_complete", taskId=claim["subtask_id"], result="looks good")
     draft, review = report["steps"]
+    assert "executor 'claude' cannot run here: no binary here" in refused and "Use executor 'client'" in refused
     assert draft["executor"] == "claude" and draft["result"]["draft"].endswith("Draft the guide")
     assert review["executor"] == "client" and review["result"] == "looks good"
     assert standin.ran == [draft["subtask_id"]]
@@ -363,7 +368,7 @@ async def _work(client: Any, agent: str, texts: list[str], ok: Any) -> None:
 
 
 async def test_learning_status_reports_experiences_loss_history_and_accuracy_on_held_out_work(tmp_path: Path) -> None:
-    async with mcp_client(tmp_path) as (client, app):
+    async with mcp_client(tmp_path) as (client, _):
         await daa_swarm(client, "solo")
         before = await call(client, "daa_learning_status", agentId="solo")
         texts = [f"Implement the {what} module" for what in ("parser", "exporter") * 10]
