@@ -45,9 +45,9 @@ from ._topology import neighbours
 if TYPE_CHECKING:
     from ._engine import SwarmEngine
 
-__all__ = ("BLEND", "HIGH", "LOW", "PROBES", "SWITCH_WINDOW", "adapt", "agent_learning", "analyze_pattern",
-           "create_agent", "daa_swarm", "default_settings", "init", "next_pattern", "set_pattern", "settings_of",
-           "settle", "share")
+__all__ = ("BLEND", "HIGH", "LOW", "PROBES", "SWITCH_WINDOW", "adapt", "agent_learning", "analyze_pattern", "brains_of",
+           "create_agent", "daa_swarm", "default_settings", "infer_type", "init", "learning_swarm", "live_agent",
+           "next_pattern", "profile_of", "scores_since_switch", "set_pattern", "settings_of", "settle", "share")
 
 DEFAULT = DaaSettings()
 SWITCH_WINDOW = 3
@@ -211,6 +211,13 @@ def next_pattern(current: str, scores: Sequence[float]) -> tuple[str, str]:
     return current, f"kept: mean of the last {SWITCH_WINDOW} scores {recent:.2f} is between {LOW} and {HIGH}"
 
 
+def scores_since_switch(profile: DaaProfile) -> list[float]:
+    """The agent's recent scores that came after its last pattern switch."""
+    scores = list(profile.scores)
+    n = max(0, min(len(scores), profile.adaptations - profile.switched_at))
+    return scores[len(scores) - n:]
+
+
 def _switch(engine: SwarmEngine, agent: Agent, to: str, reason: str) -> dict[str, Any]:
     profile = profile_of(engine, agent)
     change = {"at": engine.clock(), "from": agent.pattern, "to": to, "reason": reason}
@@ -247,9 +254,8 @@ async def adapt(engine: SwarmEngine, agent_id: str, feedback: str, score: float,
     profile = profile_of(engine, agent)
     profile.scores.append(score)
     profile.adaptations += 1
-    since = list(profile.scores)[-min(len(profile.scores), profile.adaptations - profile.switched_at):]
     before = agent.pattern
-    to, reason = next_pattern(agent.pattern, since)
+    to, reason = next_pattern(agent.pattern, scores_since_switch(profile))
     switched = _switch(engine, agent, to, reason) if to != agent.pattern else None
     engine.persist.agents.add(agent.id)
     for aid, snap in (await brains.snapshots(swarm.id, force=True)).items():
@@ -306,10 +312,7 @@ def analyze_pattern(engine: SwarmEngine, agent: Agent) -> dict[str, Any]:
     outcomes = {p: {"done": c[0], "failed": c[1], "success_rate": round(c[0] / (c[0] + c[1]), 4) if sum(c) else None}
                 for p, c in (m.by_pattern or {}).items()}
     profile = agent.daa
-    since: list[float] = []
-    if profile is not None:
-        since = list(profile.scores)[-min(len(profile.scores), profile.adaptations - profile.switched_at):]
-    nxt, why = next_pattern(agent.pattern, since)
+    nxt, why = next_pattern(agent.pattern, scores_since_switch(profile) if profile is not None else [])
     swarm_stats = engine.pattern_stats[agent.pattern]
     return {
         "agent_id": agent.id, "pattern": agent.pattern, "policy": pattern.describe(),

@@ -126,6 +126,8 @@ async def test_adapt_switches_the_pattern_by_the_rule_over_recent_scores(tmp_pat
                                 performanceScore=score)
             patterns.append(report["pattern"]["after"])
         analysis = await call(client, "daa_cognitive_pattern", agentId="alpha", action="analyze")
+        await call(client, "daa_cognitive_pattern", agentId="alpha", pattern="critical")
+        after_change = await call(client, "daa_cognitive_pattern", agentId="alpha")
     # three low scores: explore (divergent); three more since that switch, still low: lateral;
     # three high ones: exploit (convergent); one middling score changes nothing
     assert patterns == ["adaptive", "adaptive", "divergent", "divergent", "divergent", "lateral",
@@ -133,6 +135,8 @@ async def test_adapt_switches_the_pattern_by_the_rule_over_recent_scores(tmp_pat
     assert [s["to"] for s in analysis["switches"]] == ["divergent", "lateral", "convergent"]
     assert "< 0.4: explore" in analysis["switches"][0]["reason"]
     assert analysis["rule_next"]["pattern"] == "convergent"
+    assert after_change["pattern"] == "critical" and after_change["rule_next"] == {  # a change restarts the count
+        "pattern": "critical", "reason": "kept: 0 of 3 scores since the last switch"}
 
 
 # -- daa_workflow_create, daa_workflow_execute ---------------------------------------------------------------
