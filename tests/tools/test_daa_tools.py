@@ -508,3 +508,26 @@ async def test_disk_mode_commits_before_answering_memory_mode_writes_behind_auto
     assert not auto_adapt["durable"] and auto_adapt_stored == 1  # daa_init committed it; the new adaptation is behind
     assert auto_pattern["durable"] and auto_pattern_stored == "systems"  # configuration is durable in auto
     assert disk["durable"] and on_disk == 3
+
+
+async def test_unknown_ids_and_bad_values_get_errors_that_say_what_to_call(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        await daa_swarm(client, "alpha")
+        errors = {
+            "adapt": await error_text(client, "daa_agent_adapt", agentId="ghost", feedback="x", performanceScore=0.5),
+            "score": await error_text(client, "daa_agent_adapt", agentId="alpha", feedback="x", performanceScore=1.5),
+            "workflow": await error_text(client, "daa_workflow_execute", workflowId="ghost"),
+            "share": await error_text(client, "daa_knowledge_share", sourceAgentId="alpha", targetAgentIds=["ghost"]),
+            "status": await error_text(client, "daa_learning_status", agentId="ghost"),
+            "meta": await error_text(client, "daa_meta_learning", sourceDomain="code", targetDomain="testing",
+                                     agentIds=["ghost"]),
+            "swarm": await error_text(client, "daa_init", swarmId="swarm-ghost"),
+            "mode": await error_text(client, "daa_init", persistenceMode="cloud"),
+        }
+        await call(client, "daa_workflow_create", id="w", name="W", steps=["plan"])
+        errors["agents"] = await error_text(client, "daa_workflow_execute", workflowId="w", agentIds=["ghost"])
+    for key in ("adapt", "share", "status", "meta", "agents"):
+        assert "No agent with id 'ghost'" in errors[key] and "agent_list" in errors[key]
+    assert "less than or equal to 1" in errors["score"]
+    assert "No workflow with id 'ghost'" in errors["workflow"] and "daa_workflow_create" in errors["workflow"]
+    assert "swarm_status" in errors["swarm"] and "'disk'" in errors["mode"]
