@@ -49,6 +49,7 @@ PER_TYPE = 6
 SAMPLES = PER_TYPE * len(TASK_TYPES)
 HOLDOUT_EVERY = 5  # every 5th finished subtask of an agent is held out (never trained on)
 HOLDOUT = 16  # held-out experiences kept per agent (the newest)
+STEP_HALVINGS = 7  # a feedback step is halved at most this often to lower the example's loss
 EPOCHS_PER_ROUND = 20
 MIN_CAPACITY = 64  # every swarm up to 64 agents shares one capacity bucket, so one set of compiled kernels
 ADAM_LEARNING_RATE = 0.05
@@ -151,6 +152,7 @@ class Step:
     target: list[float]
     loss_before: float
     loss_after: float
+    step_size: float  # the learning rate, halved as often as the loss needed; 0: no step lowered it
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +237,38 @@ def forward_rows(population: Any, rows: Mapping[int, np.ndarray], batch: int) ->
 
 def batch_for(n: int) -> int:
     return max(8, 1 << max(0, n - 1).bit_length())
+
+
+_feedback_kernels: dict[Any, Any] = {}  # layout -> the compiled feedback step
+
+
+def _feedback_kernel(neural: Any, layout: Any) -> Any:
+    """(params, x (n_in,), y (n_out,), rate) -> (params, prediction, loss before, loss after, step
+    size): Adam's first update on one example, halved until the loss falls (see `Brains.step`)."""
+    kernel = _feedback_kernels.get(layout)
+    if kernel is not None:
+        return kernel
+    import jax
+    import jax.numpy as jnp
+
+    def step(params: Any, x: Any, y: Any, rate: Any) -> Any:
+        def loss(p: Any) -> Any:
+            return jnp.mean((neural.forward(layout, p, x) - y) ** 2)
+
+        before, grads = jax.value_and_grad(loss)(params)
+        direction = jax.tree.map(lambda g: -g / (jnp.abs(g) + 1e-8), grads.layers)
+
+        def moved(size: Any) -> Any:
+            return params._replace(layers=jax.tree.map(lambda w, d: w + size * d, params.layers, direction))
+
+        sizes = rate * 0.5 ** jnp.arange(STEP_HALVINGS + 1, dtype=jnp.float32)
+        lower = jax.vmap(lambda size: loss(moved(size)))(sizes) < before
+        size = jnp.where(lower.any(), sizes[jnp.argmax(lower)], 0.0)
+        new = moved(size)
+        return new, neural.forward(layout, new, x), before, loss(new), size
+
+    kernel = _feedback_kernels[layout] = jax.jit(step)
+    return kernel
 
 
 def _apply_changes(neural: Any, pool: _Pool, adds: list[tuple[str, list[np.ndarray] | None]], removes: list[int],
@@ -496,42 +530,46 @@ class Brains:
 
     async def step(self, swarm_id: str, agent_id: str, features: Sequence[float], target: Sequence[float]) -> Step | None:
         """Take one gradient step on the one example `features -> target` now, and keep it as a
-        feedback experience, which the next training round trains on with the rest. The step is
-        Adam's first from a fresh state (momentum from earlier rounds would drown this example):
-        each weight moves by the agent's learning rate against the sign of its gradient. A NaN target means "no evidence": that output's target is
-        the brain's own prediction. None when the agent has no brain here."""
+        feedback experience, which the next training round trains on with the rest.
+
+        The step is Adam's first update from a fresh state (momentum from earlier rounds would
+        drown this one example): each weight moves against the sign of its gradient of the
+        example's MSE, by the agent's learning rate, halved until that loss falls (at most
+        `STEP_HALVINGS` times; no step when none falls). A NaN target means "no evidence": that
+        output's target is the brain's own prediction. None when the agent has no brain here."""
         import numpy as np
 
         pool = self._pools.get(swarm_id)
         buffer = pool.buffers.get(agent_id) if pool else None
         if pool is None or buffer is None:
             return None
-        x1 = np.asarray([features], np.float32)
+        x1 = np.asarray(features, np.float32)
         wanted = np.asarray(target, np.float32)
+        rate = self.learning_rate(swarm_id, agent_id)
         async with pool.lock:
             neural = await self._ready(swarm_id, pool)
             slot, population = buffer.slot, pool.population
             if slot is None:
                 return None
 
-            before = await self.runtime.run(lambda: forward_rows(population, {slot: x1}, 8)[slot][0])
-            used = np.where(np.isnan(wanted), before, wanted).astype(np.float32)
+            def run() -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float]:
+                import jax
+
+                stacked = population.get_params([slot])
+                params = jax.tree.map(lambda leaf: leaf[0], stacked)
+                before = np.asarray(neural.forward(population.layout, params, x1))
+                used = np.where(np.isnan(wanted), before, wanted).astype(np.float32)
+                moved, after, loss_before, loss_after, size = _feedback_kernel(neural, population.layout)(
+                    params, x1, used, np.float32(rate))
+                population.set_params([slot], jax.tree.map(lambda leaf: np.asarray(leaf)[None], moved))
+                return before, np.asarray(after), used, float(loss_before), float(loss_after), float(size)
+
+            before, after, used, loss_before, loss_after, size = await self.runtime.run(run)
             buffer.add(features, [float(v) for v in used], feedback=True)
-            x, y = buffer.rows()
-
-            def run() -> np.ndarray:
-                population.set_params([slot], population.get_params([slot]))  # a fresh optimizer state
-                population.set_data([slot], [neural.TrainData(x1, used[None])])
-                population.train(1, slots=[slot])
-                after = forward_rows(population, {slot: x1}, 8)[slot][0]
-                population.set_data([slot], [neural.TrainData(x, y)])  # back to all its experiences
-                return after
-
-            after = await self.runtime.run(run)
         buffer.steps += 1
         buffer.edited = True
         return Step([float(v) for v in before], [float(v) for v in after], [float(v) for v in used],
-                    float(np.mean((before - used) ** 2)), float(np.mean((after - used) ** 2)))
+                    loss_before, loss_after, size)
 
     async def blend(self, swarm_id: str, source_id: str, weights: Mapping[str, float],
                     probes: Sequence[Sequence[float]]) -> dict[str, Blend]:

@@ -234,7 +234,8 @@ async def adapt(engine: SwarmEngine, agent_id: str, feedback: str, score: float,
                 suggestions: Sequence[str]) -> dict[str, Any]:
     """The feedback becomes one training example (its features; the score as the success and
     quality targets, the brain's own speed prediction as the speed target), one gradient step
-    on the agent's brain now, then the pattern rule. Returns predictions and losses around the step.
+    on the agent's brain now (`Brains.step`), then the pattern rule. Returns predictions and
+    losses around the step.
 
     Raises:
         InvalidArgument: empty feedback. Conflict: a stopped agent or learning off.
@@ -280,6 +281,7 @@ async def adapt(engine: SwarmEngine, agent_id: str, feedback: str, score: float,
                    "loss": round(step.loss_before, 8)},
         "after": {"prediction": dict(zip(names, (round(v, 6) for v in step.after), strict=True)),
                   "loss": round(step.loss_after, 8)},
+        "step_size": round(step.step_size, 8),
         "pattern": {"before": before, "after": agent.pattern, "switched": switched is not None, "rule": reason,
                     "recent_scores": [round(s, 4) for s in profile.scores]},
         "adaptations": profile.adaptations, "experiences": brains.agent(swarm.id, agent.id)["experiences"],
