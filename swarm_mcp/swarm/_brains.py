@@ -1,12 +1,8 @@
 """Agent brains: one small FANN network per agent, kept in one `neural` population per swarm.
 
-A brain maps a subtask's features (`_features.FEATURES` numbers) to three predictions in
-[0, 1]: success, quality and speed. Every finished subtask becomes an experience of its agent
-(features -> what happened); an agent keeps its newest `PER_TYPE` experiences of each task
-type (a ring per type, so a rare kind of work is not forgotten behind a common one). Every
-`HOLDOUT_EVERY`-th finished subtask of an agent (its 5th, 10th, ...) is held out instead: kept
-in a ring of its newest `HOLDOUT`, never trained on, and used to measure the brain's accuracy
-on work it has not learned from (`holdout`). Feedback examples (`step`) are always trained on. Brains
+A brain maps a subtask's features to three predictions in [0, 1]: success, quality and speed,
+learned from its agent's experiences (`_experience`: rings per task type, every 5th finished
+subtask held out to measure it with `holdout`; feedback examples taken at once with `step`). Brains
 train in batched, vmapped RPROP rounds over every agent with new experiences at once, off the
 event loop, on the daemon's shared `NeuralRuntime`; routing asks one forward pass for all
 candidates. A population is created the first time its swarm has something to learn, so a
@@ -21,16 +17,31 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import structlog
 
 from ..neural_runtime import NeuralRuntime
-from ._features import FEATURES, TEXT_BUCKETS
+from ._brain_kernels import apply_changes, batch_for, feedback_kernel, flat_params, forward_rows, new_population
+from ._experience import (
+    ADAM_LEARNING_RATE,
+    EPOCHS_PER_ROUND,
+    FEATURES,
+    HIDDEN,
+    HOLDOUT,
+    HOLDOUT_EVERY,
+    LAYOUT,
+    OUTPUTS,
+    PER_TYPE,
+    SAMPLES,
+    TEXT_BUCKETS,
+    BrainSnapshot,
+    Buffer,
+    restore,
+    snapshot,
+)
 from ._model import TASK_TYPES
 
 if TYPE_CHECKING:
@@ -38,108 +49,8 @@ if TYPE_CHECKING:
 
     from ..memory import BrainRecord
 
-__all__ = ("HIDDEN", "HOLDOUT", "HOLDOUT_EVERY", "OUTPUTS", "SAMPLES", "Blend", "BrainSnapshot", "Brains", "DomainRows",
-           "Heldout", "Step")
-
-log = structlog.get_logger("swarm_mcp.swarm")
-
-HIDDEN = 8
-OUTPUTS = 3  # success, quality, speed
-PER_TYPE = 6
-SAMPLES = PER_TYPE * len(TASK_TYPES)
-HOLDOUT_EVERY = 5  # every 5th finished subtask of an agent is held out (never trained on)
-HOLDOUT = 16  # held-out experiences kept per agent (the newest)
-STEP_HALVINGS = 7  # a feedback step is halved at most this often to lower the example's loss
-EPOCHS_PER_ROUND = 20
-MIN_CAPACITY = 64  # every swarm up to 64 agents shares one capacity bucket, so one set of compiled kernels
-ADAM_LEARNING_RATE = 0.05
-LAYOUT = {"sizes": [FEATURES, HIDDEN, OUTPUTS], "hidden": "sigmoid_symmetric", "output": "sigmoid",
-          "algorithm": "adam", "error_function": "linear"}
-
-
-@dataclass(slots=True)
-class _Buffer:
-    """An agent's newest experiences, PER_TYPE rows per task type (allocated on the first one;
-    numpy is not loaded until an agent learns something), and what it has learned."""
-
-    x: np.ndarray | None = None
-    y: np.ndarray | None = None
-    per_type: list[int] | None = None  # experiences of each task type
-    seen: int = 0  # experiences ever recorded
-    trained_on: int = 0  # `seen` at the last training round
-    saved_at: int = 0  # `seen` at the last save
-    rounds: int = 0
-    losses: deque[tuple[int, float, float]] | None = None  # (seen, before, after) per round, made on the first
-    slot: int | None = None
-    saved_params: list[np.ndarray] | None = None  # restored weights waiting for the population
-    outcomes: int = 0  # finished-subtask experiences ever (the held-out rule counts these)
-    held: int = 0  # held-out experiences ever
-    hx: np.ndarray | None = None  # (HOLDOUT, FEATURES), a ring
-    hy: np.ndarray | None = None
-    steps: int = 0  # single-example gradient steps (feedback)
-    edited: bool = False  # weights changed outside training rounds (blend, transfer) since the last save
-    learning_rate: float | None = None  # None: the population's default
-
-    def allocate(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.x is None or self.y is None:
-            import numpy as np
-
-            self.x = np.zeros((SAMPLES, FEATURES), np.float32)
-            self.y = np.zeros((SAMPLES, OUTPUTS), np.float32)
-        return self.x, self.y
-
-    def add(self, features: Sequence[float], target: Sequence[float], *, feedback: bool = False) -> bool:
-        """Keep one experience; returns True when it was held out (never trained on)."""
-        if not feedback:
-            self.outcomes += 1
-            if self.outcomes % HOLDOUT_EVERY == 0:
-                self._hold_out(features, target)
-                return True
-        x, y = self.allocate()
-        one_hot = features[TEXT_BUCKETS:TEXT_BUCKETS + len(TASK_TYPES)]
-        kind = max(range(len(TASK_TYPES)), key=lambda i: one_hot[i])
-        if self.per_type is None:
-            self.per_type = [0] * len(TASK_TYPES)
-        row = kind * PER_TYPE + self.per_type[kind] % PER_TYPE
-        x[row] = features
-        y[row] = target
-        self.per_type[kind] += 1
-        self.seen += 1
-        return False
-
-    def _hold_out(self, features: Sequence[float], target: Sequence[float]) -> None:
-        import numpy as np
-
-        if self.hx is None or self.hy is None:
-            self.hx = np.zeros((HOLDOUT, FEATURES), np.float32)
-            self.hy = np.zeros((HOLDOUT, OUTPUTS), np.float32)
-        self.hx[self.held % HOLDOUT] = features
-        self.hy[self.held % HOLDOUT] = target
-        self.held += 1
-        if self.trained_on == self.seen:  # nothing new to train on
-            self.trained_on += 1
-        self.seen += 1
-
-    def heldout_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        import numpy as np
-
-        if self.hx is None or self.hy is None:
-            return np.zeros((0, FEATURES), np.float32), np.zeros((0, OUTPUTS), np.float32)
-        n = min(self.held, HOLDOUT)
-        return self.hx[:n].copy(), self.hy[:n].copy()
-
-    def record_loss(self, seen: int, before: float, after: float) -> None:
-        if self.losses is None:
-            self.losses = deque(maxlen=50)
-        self.losses.append((seen, before, after))
-
-    def filled(self) -> list[int]:
-        return [k * PER_TYPE + i for k, n in enumerate(self.per_type or ()) for i in range(min(n, PER_TYPE))]
-
-    def rows(self) -> tuple[np.ndarray, np.ndarray]:
-        x, y = self.allocate()
-        rows = self.filled()
-        return x[rows].copy(), y[rows].copy()
+__all__ = ("ADAM_LEARNING_RATE", "HIDDEN", "HOLDOUT", "HOLDOUT_EVERY", "OUTPUTS", "SAMPLES", "Blend", "BrainSnapshot",
+           "Brains", "DomainRows", "Heldout", "Step")
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,125 +97,17 @@ class DomainRows:
     held_y: np.ndarray
 
 
-@dataclass(frozen=True, slots=True)
-class BrainSnapshot:
-    """What the journal stores for one brain."""
-
-    params: bytes
-    experiences: bytes
-    meta: dict[str, Any]
-
-
 class _Pool:
     """One swarm's brains: host-side buffers and, once needed, the population."""
 
     def __init__(self) -> None:
-        self.buffers: dict[str, _Buffer] = {}
+        self.buffers: dict[str, Buffer] = {}
         self.population: Any = None
         self.lock = anyio.Lock()  # one change, training round or forward pass at a time
         self.adds: list[str] = []
         self.removes: list[int] = []
         self.free_slots: list[int] = []
         self.rates: set[str] = set()  # agents whose learning rate waits for the population
-
-
-def new_population(neural: Any, key: Any, size: int = 0) -> Any:
-    """A population of brains: every swarm's and every trial's has the same layout, training,
-    samples, window and capacity, so they share one set of compiled kernels."""
-    import jax
-
-    layout = neural.create_standard(LAYOUT["sizes"], key=jax.random.key(0), activation_hidden="SIGMOID_SYMMETRIC",
-                                    activation_output="SIGMOID").layout
-    training = neural.TrainParams(algorithm=neural.Algorithm.ADAM, error_function=neural.ErrorFunction.LINEAR,
-                                  adam_learning_rate=ADAM_LEARNING_RATE)
-    return neural.create_population(
-        layout, 0, key=key, training=training, samples=SAMPLES, window=EPOCHS_PER_ROUND,
-        capacity=neural.capacity_for(max(size, MIN_CAPACITY), len(jax.local_devices())),
-    )
-
-
-def forward_rows(population: Any, rows: Mapping[int, np.ndarray], batch: int) -> dict[int, np.ndarray]:
-    """In a worker: each slot's brain on its own input rows, one forward pass: {slot: (n, OUTPUTS)}.
-    `batch` (a power of two >= every n) fixes the compiled shape."""
-    import numpy as np
-
-    x = np.zeros((population.capacity, batch, FEATURES), np.float32)
-    for slot, r in rows.items():
-        x[slot, : len(r)] = r
-    out = np.asarray(population.forward(x))
-    return {slot: out[slot, : len(r)].copy() for slot, r in rows.items()}
-
-
-def batch_for(n: int) -> int:
-    return max(8, 1 << max(0, n - 1).bit_length())
-
-
-_feedback_kernels: dict[Any, Any] = {}  # layout -> the compiled feedback step
-
-
-def _feedback_kernel(neural: Any, layout: Any) -> Any:
-    """(params, x (n_in,), y (n_out,), rate) -> (params, prediction, loss before, loss after, step
-    size): Adam's first update on one example, halved until the loss falls (see `Brains.step`)."""
-    kernel = _feedback_kernels.get(layout)
-    if kernel is not None:
-        return kernel
-    import jax
-    import jax.numpy as jnp
-
-    def step(params: Any, x: Any, y: Any, rate: Any) -> Any:
-        def loss(p: Any) -> Any:
-            return jnp.mean((neural.forward(layout, p, x) - y) ** 2)
-
-        before, grads = jax.value_and_grad(loss)(params)
-        direction = jax.tree.map(lambda g: -g / (jnp.abs(g) + 1e-8), grads.layers)
-
-        def moved(size: Any) -> Any:
-            return params._replace(layers=jax.tree.map(lambda w, d: w + size * d, params.layers, direction))
-
-        sizes = rate * 0.5 ** jnp.arange(STEP_HALVINGS + 1, dtype=jnp.float32)
-        lower = jax.vmap(lambda size: loss(moved(size)))(sizes) < before
-        size = jnp.where(lower.any(), sizes[jnp.argmax(lower)], 0.0)
-        new = moved(size)
-        return new, neural.forward(layout, new, x), before, loss(new), size
-
-    kernel = _feedback_kernels[layout] = jax.jit(step)
-    return kernel
-
-
-def _apply_changes(neural: Any, pool: _Pool, adds: list[tuple[str, list[np.ndarray] | None]], removes: list[int],
-                   data: list[tuple[str, np.ndarray, np.ndarray]], slots: dict[str, int],
-                   rates: Sequence[tuple[str, float]] = ()) -> dict[str, int]:
-    """In a worker: create the population if needed, add and remove agents, set their data and
-    learning rates. Returns the slots of the agents added."""
-    import jax
-    import numpy as np
-
-    if pool.population is None:
-        key = jax.random.key(int.from_bytes(np.random.default_rng().bytes(4), "little"))
-        pool.population = new_population(neural, key, len(adds))
-    population = pool.population
-    if removes:
-        population.remove(removes)
-    added: dict[str, int] = {}
-    if adds:
-        new_slots = population.add(len(adds))
-        restored = [(int(slot), saved) for (agent_id, saved), slot in zip(adds, new_slots, strict=True) if saved is not None]
-        for (agent_id, _), slot in zip(adds, new_slots, strict=True):
-            added[agent_id] = int(slot)
-        if restored:
-            template = population.get_params([s for s, _ in restored])
-            treedef = jax.tree.structure(template)
-            shapes = [leaf.shape[1:] for leaf in jax.tree.leaves(template)]
-            stacked = [np.stack([saved[i].reshape(shape) for _, saved in restored]) for i, shape in enumerate(shapes)]
-            population.set_params([s for s, _ in restored], jax.tree.unflatten(treedef, stacked))
-    all_slots = {**slots, **added}
-    if data:
-        population.set_data([all_slots[a] for a, _, _ in data],
-                            [neural.TrainData(x, y) for _, x, y in data])
-    rated = [(all_slots[a], rate) for a, rate in rates if a in all_slots]
-    if rated:
-        population.set_hyper([s for s, _ in rated], adam_learning_rate=[r for _, r in rated])
-    return added
 
 
 class Brains:
@@ -322,9 +125,9 @@ class Brains:
 
     def add_agent(self, swarm_id: str, agent_id: str, saved: BrainRecord | None = None) -> None:
         pool = self._pools.setdefault(swarm_id, _Pool())
-        buffer = _Buffer()
+        buffer = Buffer()
         if saved is not None:
-            _restore(buffer, saved)
+            restore(buffer, saved)
         pool.buffers[agent_id] = buffer
         pool.adds.append(agent_id)
 
@@ -350,7 +153,7 @@ class Brains:
         buffer = self._buffer(swarm_id, agent_id)
         return buffer is not None and (buffer.rounds > 0 or buffer.steps > 0)
 
-    def _buffer(self, swarm_id: str, agent_id: str) -> _Buffer | None:
+    def _buffer(self, swarm_id: str, agent_id: str) -> Buffer | None:
         pool = self._pools.get(swarm_id)
         return pool.buffers.get(agent_id) if pool else None
 
@@ -434,7 +237,7 @@ class Brains:
     async def _sync(self, swarm_id: str, pool: _Pool, with_data: Sequence[str]) -> None:
         adds, removes, data, slots, rates = self._take(pool, with_data=with_data)
         neural = await self.runtime.ensure()
-        added = await self.runtime.run(_apply_changes, neural, pool, adds, removes, data, slots, rates)
+        added = await self.runtime.run(apply_changes, neural, pool, adds, removes, data, slots, rates)
         for agent_id, slot in added.items():
             buffer = pool.buffers.get(agent_id)
             if buffer is None:  # removed while the worker ran
@@ -559,7 +362,7 @@ class Brains:
                 params = jax.tree.map(lambda leaf: leaf[0], stacked)
                 before = np.asarray(neural.forward(population.layout, params, x1))
                 used = np.where(np.isnan(wanted), before, wanted).astype(np.float32)
-                moved, after, loss_before, loss_after, size = _feedback_kernel(neural, population.layout)(
+                moved, after, loss_before, loss_after, size = feedback_kernel(neural, population.layout)(
                     params, x1, used, np.float32(rate))
                 population.set_params([slot], jax.tree.map(lambda leaf: np.asarray(leaf)[None], moved))
                 return before, np.asarray(after), used, float(loss_before), float(loss_after), float(size)
@@ -608,13 +411,13 @@ class Brains:
                 blended = jax.tree.map(mix, params)
                 population.set_params(slots, blended)
                 after = forward_rows(population, {s: probe for s in slots}, batch_for(len(probe)))
-                source_flat = _flat(params, 0)
+                source_flat = flat_params(params, 0)
                 out = {}
                 for i, (agent_id, slot) in enumerate(zip(targets, slots, strict=True)):
                     change = np.abs(after[slot][:, 0] - before[slot][:, 0])
                     out[agent_id] = Blend(float(change.mean()), float(change.max()),
-                                          float(np.linalg.norm(_flat(params, i + 1) - source_flat)),
-                                          float(np.linalg.norm(_flat(blended, i) - source_flat)))
+                                          float(np.linalg.norm(flat_params(params, i + 1) - source_flat)),
+                                          float(np.linalg.norm(flat_params(blended, i) - source_flat)))
                 return out
 
             result = await self.runtime.run(run)
@@ -653,17 +456,6 @@ class Brains:
             hits = (p[:, 0] >= 0.5) == (y[:, 0] >= 0.5)
             out[agent_id] = Heldout(len(y), float(hits.mean()), float(np.mean((p - y) ** 2)))
         return out
-
-    async def params_of(self, swarm_id: str, agent_ids: Sequence[str]) -> Any:
-        """The agents' weights stacked on a leading axis (host arrays), or None without a brain."""
-        pool = self._pools.get(swarm_id)
-        if pool is None or any(a not in pool.buffers for a in agent_ids):
-            return None
-        async with pool.lock:
-            await self._ready(swarm_id, pool)
-            population = pool.population
-            slots = [pool.buffers[a].slot for a in agent_ids]
-            return await self.runtime.run(population.get_params, slots)
 
     async def retrain_from(self, swarm_id: str, agent_ids: Sequence[str], start: Any, *, epochs: int,
                            pull: float = 0.0, window: int = 5) -> dict[str, float]:
@@ -754,65 +546,7 @@ class Brains:
             if buffer is None:
                 continue
             buffer.saved_at, buffer.edited = buffer.seen, False
-            out[agent_id] = _snapshot(buffer, leaves)
+            out[agent_id] = snapshot(buffer, leaves)
         return out
 
 
-def _flat(params: Any, index: int) -> np.ndarray:
-    """One network's weights (index `index` of a stacked pytree) as one vector."""
-    import jax
-    import numpy as np
-
-    return np.concatenate([np.asarray(leaf[index], np.float32).ravel() for leaf in jax.tree.leaves(params)])
-
-
-def _snapshot(buffer: _Buffer, leaves: list[np.ndarray]) -> BrainSnapshot:
-    import numpy as np
-
-    params = b"".join(leaf.astype(np.float32).tobytes() for leaf in leaves)
-    x, y = buffer.allocate()
-    meta = {"layout": LAYOUT, "leaf_sizes": [int(leaf.size) for leaf in leaves], "seen": buffer.seen,
-            "per_type": list(buffer.per_type or [0] * len(TASK_TYPES)),
-            "trained_on": buffer.trained_on, "rounds": buffer.rounds,
-            "losses": [list(point) for point in buffer.losses or ()], "outcomes": buffer.outcomes,
-            "held": buffer.held, "steps": buffer.steps}
-    experiences = x.tobytes() + y.tobytes()
-    if buffer.hx is not None and buffer.hy is not None:
-        experiences += buffer.hx.tobytes() + buffer.hy.tobytes()
-    return BrainSnapshot(params, experiences, meta)
-
-
-def _restore(buffer: _Buffer, saved: BrainRecord) -> None:
-    import numpy as np
-
-    meta = saved.meta
-    if meta.get("layout") != LAYOUT:
-        log.warning("brain_layout_changed", agent_id=saved.agent_id, detail="the saved brain is ignored")
-        return
-    raw = np.frombuffer(saved.experiences, np.float32)
-    trained, held = SAMPLES * (FEATURES + OUTPUTS), HOLDOUT * (FEATURES + OUTPUTS)
-    if raw.size in (trained, trained + held):
-        x, y = buffer.allocate()
-        x[:] = raw[: SAMPLES * FEATURES].reshape(SAMPLES, FEATURES)
-        y[:] = raw[SAMPLES * FEATURES:trained].reshape(SAMPLES, OUTPUTS)
-    if raw.size == trained + held:
-        buffer.hx = raw[trained:trained + HOLDOUT * FEATURES].reshape(HOLDOUT, FEATURES).copy()
-        buffer.hy = raw[trained + HOLDOUT * FEATURES:].reshape(HOLDOUT, OUTPUTS).copy()
-        buffer.held = int(meta.get("held", 0))
-    buffer.seen = buffer.saved_at = int(meta.get("seen", 0))
-    buffer.outcomes = int(meta.get("outcomes", buffer.seen))
-    buffer.steps = int(meta.get("steps", 0))
-    per_type = [int(n) for n in meta.get("per_type", ())]
-    if len(per_type) == len(TASK_TYPES):
-        buffer.per_type = per_type
-    buffer.trained_on = int(meta.get("trained_on", 0))
-    buffer.rounds = int(meta.get("rounds", 0))
-    for point in meta.get("losses", ()):
-        if len(point) >= 2:
-            buffer.record_loss(int(point[0]), float(point[1]), float(point[-1]))
-    flat = np.frombuffer(saved.params, np.float32)
-    leaves, start = [], 0
-    for size in meta.get("leaf_sizes", ()):
-        leaves.append(flat[start:start + size].copy())
-        start += size
-    buffer.saved_params = leaves if start == flat.size and leaves else None

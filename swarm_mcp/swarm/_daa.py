@@ -25,7 +25,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, InvalidArgument, NotFound, Unavailable, format_choices
-from ._brains import HOLDOUT_EVERY, Brains
+from ._brains import Brains
+from ._experience import ADAM_LEARNING_RATE, HOLDOUT_EVERY
 from ._features import LEXICON, classify, task_features, words
 from ._model import (
     AGENT_TYPES,
@@ -179,8 +180,6 @@ async def create_agent(engine: SwarmEngine, *, agent_id: str, capabilities: Sequ
                        swarm_id: str | None) -> tuple[Agent, bool]:
     """Spawn an engine agent with a DAA profile; with `memory`, its namespace `agent:<id>` gets a
     `profile` entry. Returns the agent and whether its creation is committed."""
-    from ._brains import ADAM_LEARNING_RATE
-
     swarm = daa_swarm(engine, swarm_id)
     settings = settings_of(swarm)
     chosen_type = agent_type or infer_type(capabilities)

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, InvalidArgument, format_choices
-from ._brains import OUTPUTS, SAMPLES, batch_for, forward_rows
+from ._brain_kernels import batch_for, forward_rows
+from ._experience import OUTPUTS, SAMPLES
 from ._features import FEATURES, classify
 from ._model import TASK_TYPES, Agent
 
