@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import orjson
+import pytest
 from support import FakeClock, mcp_client
 
 from swarm_mcp.app import App
@@ -531,3 +532,16 @@ async def test_unknown_ids_and_bad_values_get_errors_that_say_what_to_call(tmp_p
     assert "less than or equal to 1" in errors["score"]
     assert "No workflow with id 'ghost'" in errors["workflow"] and "daa_workflow_create" in errors["workflow"]
     assert "swarm_status" in errors["swarm"] and "'disk'" in errors["mode"]
+
+
+def test_the_daa_tools_are_their_own_area_that_serve_tools_can_pick() -> None:
+    from swarm_mcp.config import ConfigError, load_config
+    from swarm_mcp.tools import build_registry
+
+    names = build_registry(None, "daa").names  # type: ignore[arg-type]
+    assert names == ["daa_init", "daa_agent_create", "daa_agent_adapt", "daa_workflow_create", "daa_workflow_execute",
+                     "daa_knowledge_share", "daa_learning_status", "daa_cognitive_pattern", "daa_meta_learning",
+                     "daa_performance_metrics"]
+    assert load_config({"tools": "daa,memory"}, {}).tools == "daa,memory"
+    with pytest.raises(ConfigError, match="daa"):
+        load_config({"tools": "dao"}, {})
