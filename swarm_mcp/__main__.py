@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     claude.add_argument("--attach", metavar="URL", help="use a running daemon's Streamable HTTP URL instead of stdio")
     claude.add_argument("--print-config", action="store_true", help="print the MCP config that would be used and exit")
+    claude.add_argument("--show-token", action="store_true", help="with --print-config: print the bearer token instead of masking it")
     _common(claude)
 
     worker = commands.add_parser(
@@ -184,6 +185,7 @@ def _version() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)  # whatever we create (database, exports, networks, logs, socket) is private to this user
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command is None:
@@ -217,7 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .claude import launch_claude
 
         try:
-            return launch_claude(config, attach=args.attach, claude_args=extra, print_config=args.print_config)
+            return launch_claude(
+                config, attach=args.attach, claude_args=extra, print_config=args.print_config, show_token=args.show_token
+            )
         except SwarmError as exc:
             return _fail(str(exc), EXIT_ERROR)
     return EXIT_USAGE

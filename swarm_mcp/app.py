@@ -21,6 +21,7 @@ from . import __version__
 from .config import Config
 from .datadir import DataDirLock, ensure_data_dir
 from .memory import StoreConfig, TieredStore, open_store
+from .jax_probe import JaxProbe
 from .neural_runtime import NeuralRuntime
 from .neural_service import NeuralService
 from .protocol import ServerIdentity
@@ -100,6 +101,7 @@ class App:
     stopper: Stopper = field(default_factory=Stopper)
     started_at: float = field(default_factory=time.time)
     transports: TransportBook = field(default_factory=TransportBook)
+    jax_probe: JaxProbe = field(default_factory=JaxProbe)  # probes JAX once, in a subprocess, when asked
 
     @property
     def stopping(self) -> anyio.Event:
@@ -141,7 +143,10 @@ async def open_app(
                 identity=ServerIdentity("swarm-mcp", __version__, SERVER_INSTRUCTIONS),
                 lock=lock,
                 store=store,
-                neural=NeuralService(store, runtime, max_layer_size=config.neural_max_layer_size, clock=clock),
+                neural=NeuralService(
+                    store, runtime, max_layer_size=config.neural_max_layer_size, max_layers=config.neural_max_layers,
+                    max_parameters=config.neural_max_parameters, max_response_bytes=config.max_response_bytes, clock=clock,
+                ),
                 swarm=engine,
                 claude=claude,
                 clock=clock,
@@ -151,6 +156,7 @@ async def open_app(
             # The daemon's supervision tree: the store's loops, the workers' HTTP endpoint, then the
             # swarm engine (stopped first, so Claude workers are gone before their endpoint closes).
             children = [ChildSpec(name, loop) for name, loop in store.background()]
+            children.append(ChildSpec("jax_probe", app.jax_probe.run, shutdown=1.0))
             children.append(ChildSpec("worker_endpoint", claude.endpoint.serve))
             children.append(ChildSpec("swarm_engine", engine.run, shutdown=60.0, stop=engine.shutdown))
             root = Supervisor("daemon", children, strategy=Strategy.ONE_FOR_ONE, intensity=3, period=60.0,
@@ -209,4 +215,5 @@ def store_config(config: Config) -> StoreConfig:
         flush_max_dirty=config.memory_flush_max_dirty,
         synchronous=config.memory_synchronous,
         max_value_bytes=config.memory_max_value_bytes,
+        max_bytes=config.memory_max_bytes,
     )

@@ -76,6 +76,10 @@ async def run_daemon(config: Config, *, stdio: bool, tcp: str | None, signals: S
             registry = build_registry(app, config.tools)
             with anyio.CancelScope() as serving:
                 async with anyio.create_task_group() as transports:
+                    if config.unix_socket:
+                        from .transports.unix import serve_unix
+
+                        await transports.start(serve_unix, app, registry)
                     if tcp is not None:
                         from .transports.tcp import serve_tcp
 

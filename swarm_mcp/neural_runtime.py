@@ -27,6 +27,58 @@ __all__ = ("NeuralRuntime",)
 log = structlog.get_logger("swarm_mcp.neural")
 
 T = TypeVar("T")
+_BACKEND_COMPILE = "/jax/core/compile/backend_compile_duration"  # jax._src.dispatch.BACKEND_COMPILE_EVENT
+_CACHE_HIT = "/jax/compilation_cache/cache_hits"
+
+
+class _Compiles:
+    """Every XLA compile in this process, by jitted function, from JAX's own monitoring events:
+    what the neural tools compile (the driver's forward, test and train functions, cascade's)
+    as well as population kernels. Registered once per process, when JAX is first loaded."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.by_function: dict[str, list[float]] = {}  # name -> [compiles, seconds]
+        self.cache_hits = 0
+        self.registered = False
+
+    def register(self) -> None:
+        import jax
+
+        with self._lock:
+            if not self.registered:
+                jax.monitoring.register_event_duration_secs_listener(self._on_duration)
+                jax.monitoring.register_event_listener(self._on_event)
+                self.registered = True
+
+    def _on_duration(self, event: str, duration: float, **details: Any) -> None:
+        if event == _BACKEND_COMPILE:
+            with self._lock:
+                entry = self.by_function.setdefault(str(details.get("fun_name", "?")), [0, 0.0])
+                entry[0] += 1
+                entry[1] += duration
+
+    def _on_event(self, event: str, **details: Any) -> None:
+        if event == _CACHE_HIT:
+            with self._lock:
+                self.cache_hits += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            functions = [{"function": name, "compiles": int(n), "seconds": round(s, 3)}
+                         for name, (n, s) in sorted(self.by_function.items())]
+            hits = self.cache_hits
+        return {
+            "compiles": sum(f["compiles"] for f in functions),
+            # a function compiled again: for another input shape or another network layout
+            "recompiles": sum(f["compiles"] - 1 for f in functions),
+            "compile_seconds": round(sum(n[1] for n in self.by_function.values()), 3),
+            "persistent_cache_hits": hits,
+            "functions": functions,
+        }
+
+
+_COMPILES = _Compiles()
 
 
 class NeuralRuntime:
@@ -61,6 +113,7 @@ class NeuralRuntime:
                         jax.config.update("jax_num_cpu_devices", devices)
                     except RuntimeError:
                         log.warning("jax_cpu_devices_fixed", detail="JAX was already initialised; keeping its devices")
+                _COMPILES.register()  # before anything compiles
                 import swarm_mcp.neural as neural
 
                 self.cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -108,7 +161,8 @@ class NeuralRuntime:
             raise failure
 
     def status(self) -> dict[str, Any]:
-        """Worker and compute figures, and JAX's backend, devices and compiled kernels once loaded."""
+        """Worker and compute figures, and JAX's backend, devices and what was compiled (every XLA
+        compile in the process, by function; population kernels in detail) once loaded."""
         out: dict[str, Any] = {
             "jax_loaded": self._loaded,
             "compute_seconds": round(self.compute_s, 3),
@@ -142,12 +196,12 @@ def _jax_status(neural: Any) -> dict[str, Any]:
         "jax_version": jax.__version__,
         "devices": devices,
         "live_arrays": len(jax.live_arrays()),
-        "compiled": _compiled(neural.compile_stats()),
+        "compiled": {**_COMPILES.snapshot(), "populations": _populations(neural.compile_stats())},
     }
 
 
-def _compiled(stats: Any) -> dict[str, Any]:
-    """The population kernels compiled so far (standalone networks use the jit caches of the driver)."""
+def _populations(stats: Any) -> dict[str, Any]:
+    """The population kernels compiled so far (also counted, by function, in `compiled`)."""
     return {
         "compiles": stats.compiles,
         "recompiles": stats.recompiles,

@@ -1,6 +1,7 @@
 """The daemon's standalone neural networks: ids, persistence, and compute off the event loop.
 
 JAX comes from the daemon's shared `NeuralRuntime`, loaded the first time a network is needed.
+numpy, like JAX, is imported on first use: starting the daemon and listing tools load neither.
 Every network lives in the store (`store.networks`: a summary as metadata and
 the exact JSON image as the blob), so it survives a restart; loaded networks are cached here.
 Training, running and testing run in worker threads (at most `neural_workers` at once), one
@@ -24,23 +25,27 @@ from typing_extensions import NotRequired, TypedDict  # pydantic needs these on 
 
 import anyio
 import anyio.from_thread
-import numpy as np
 import orjson
 import structlog
 
 from .errors import InvalidArgument, LimitExceeded, NotFound
+from .files import read_bounded, write_privately
+from .paths import ensure_private_dir
 from .neural_runtime import NeuralRuntime
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .memory import TieredStore
     from .neural import Network, TrainData
 
-__all__ = ("NeuralService", "TrainReport", "as_data", "jsonable")
+__all__ = ("NeuralService", "TrainReport", "as_data", "jsonable", "parameter_count")
 
 log = structlog.get_logger("swarm_mcp.neural")
 
 T = TypeVar("T")
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+_NET_FILE_BYTES_PER_PARAMETER = 64
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
@@ -58,6 +63,8 @@ def as_data(inputs: Any, outputs: Any, *, n_in: int | None = None, n_out: int | 
 
 
 def _matrix(rows: Any, what: str, width: int | None) -> np.ndarray:
+    import numpy as np
+
     try:
         with np.errstate(all="ignore"):  # overflow to inf is reported below, with its position
             array = np.asarray(rows, dtype=np.float32)
@@ -116,10 +123,14 @@ class NeuralService:
     """Standalone networks of the daemon (agent brains live in the swarm engine, on the same runtime)."""
 
     def __init__(self, store: TieredStore, runtime: NeuralRuntime, *, max_layer_size: int,
+                 max_layers: int = 1024, max_parameters: int = 16 * 2**20, max_response_bytes: int = 32 * 2**20,
                  clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self.runtime = runtime
         self.max_layer_size = max_layer_size
+        self.max_layers = max_layers
+        self.max_parameters = max_parameters
+        self.max_response_bytes = max_response_bytes
         self._clock = clock
         self._slots: dict[str, _Slot] = {}
         self._loaded_from_store = False
@@ -183,7 +194,7 @@ class NeuralService:
         await self._ensure_listed()
         if network_id in self._slots:
             raise InvalidArgument(f"a network with id {network_id!r} already exists; pick another id or omit it")
-        self.check_layers(network.layout.sizes)
+        self.check_layers(network.layout.sizes, shortcut=int(network.layout.network_type) == 1)
         slot = _Slot({"network_id": network_id, "created": self._clock(), "epochs_trained": 0}, 0)
         self._slots[network_id] = slot
         try:
@@ -193,18 +204,43 @@ class NeuralService:
             raise
         return slot.summary
 
-    def check_layers(self, sizes: Sequence[int]) -> None:
-        """Refuse layer sizes over the configured limits, before anything is allocated.
+    def check_layers(self, sizes: Sequence[int], *, shortcut: bool = False) -> None:
+        """Refuse a network over the configured limits, before anything is allocated.
 
         Raises:
-            LimitExceeded: a layer is larger than `neural_max_layer_size`.
+            LimitExceeded: more layers than `neural_max_layers`, a layer larger than
+                `neural_max_layer_size`, or more weights and biases than `neural_max_parameters`.
         """
+        if len(sizes) > self.max_layers:
+            raise LimitExceeded(
+                f"a network of {len(sizes)} layers exceeds the limit of {self.max_layers} layers "
+                "(setting neural_max_layers); use fewer layers"
+            )
         too_big = [s for s in sizes if s > self.max_layer_size]
         if too_big:
+            shown = list(sizes) if len(sizes) <= 12 else f"{list(sizes[:12])[:-1]}, …] ({len(sizes)} layers)"
             raise LimitExceeded(
-                f"layer sizes {list(sizes)} exceed the limit of {self.max_layer_size} neurons per layer "
+                f"layer sizes {shown} exceed the limit of {self.max_layer_size} neurons per layer "
                 "(setting neural_max_layer_size); use smaller layers"
             )
+        count = parameter_count(sizes, shortcut=shortcut)
+        if count > self.max_parameters:
+            raise LimitExceeded(
+                f"this network would have {count:,} weights and biases; the limit is {self.max_parameters:,} "
+                "(setting neural_max_parameters). Use fewer or smaller layers"
+            )
+
+    def check_cascade(self, network: Network, max_neurons: int) -> None:
+        """Refuse a cascade2 run that could grow `network` past the limits (each neuron is a layer).
+
+        Raises:
+            LimitExceeded: as `check_layers`, for the largest network the run may grow.
+        """
+        sizes = list(network.layout.sizes)
+        try:
+            self.check_layers([*sizes[:-1], *[1] * max_neurons, sizes[-1]], shortcut=True)
+        except LimitExceeded as exc:
+            raise LimitExceeded(f"cascade2 with maxNeurons {max_neurons} could exceed a limit: {exc}; lower maxNeurons") from None
 
     # -- operations ------------------------------------------------------------------------
 
@@ -224,11 +260,28 @@ class NeuralService:
             return await self._network(network_id, slot)
 
     async def run(self, network_id: str, inputs: Any, *, apply_scaling: bool) -> np.ndarray:
+        """Outputs for each input row, refused before any work when they would not fit one response.
+
+        Raises:
+            LimitExceeded: rows × outputs would make a result over `max_response_bytes`.
+        """
         slot = await self._slot(network_id)
         async with slot.lock:
             network = await self._network(network_id, slot)
+            self._check_run_size(len(inputs), network.layout.num_output)
             x = _matrix(inputs, "inputs", network.layout.num_input)
             return await self._offload(_run, self._neural(), network, x, apply_scaling)
+
+    def _check_run_size(self, rows: int, outputs: int) -> None:
+        # A float32 takes at most 16 bytes as JSON; a result is sent twice (structured and as text).
+        row_bytes = 2 * (16 * outputs + 2)
+        if rows * row_bytes > self.max_response_bytes:
+            most = max(1, self.max_response_bytes // row_bytes)
+            raise LimitExceeded(
+                f"{rows:,} rows of {outputs:,} outputs would make a result of up to {rows * row_bytes / 2**20:.1f} MiB, over "
+                f"the {self.max_response_bytes / 2**20:.0f} MiB limit of one response (setting max_response_bytes). "
+                f"Send at most {most:,} rows per neural_run call and page through the inputs"
+            )
 
     async def test(self, network_id: str, data: tuple[np.ndarray, np.ndarray] | Callable[[Any], TrainData]) -> dict[str, Any]:
         slot = await self._slot(network_id)
@@ -268,6 +321,8 @@ class NeuralService:
         slot = await self._slot(network_id)
         async with slot.lock:
             network = await self._network(network_id, slot)
+            if cascade_max_neurons is not None:
+                self.check_cascade(network, cascade_max_neurons)
             train_data = await self._data(data, network)
             neural = self._neural()
             try:
@@ -309,14 +364,16 @@ class NeuralService:
         neural = self._neural()
         text = await self._offload(neural.format_net if fmt == "net" else neural.network_to_json, network)
         data = text.encode()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        await anyio.Path(path).write_bytes(data)
-        return len(data)
+        ensure_private_dir(path.parent)
+        return await anyio.to_thread.run_sync(write_privately, path, data)
 
     async def load_file(self, path: Path, fmt: str, network_id: str) -> dict[str, Any]:
         try:
-            text = (await anyio.Path(path).read_bytes()).decode()
-        except FileNotFoundError:
+            # A .net file holds each weight as text (~20 bytes): a bigger file cannot fit neural_max_parameters.
+            limit = _NET_FILE_BYTES_PER_PARAMETER * self.max_parameters + 2**20
+            data = await anyio.to_thread.run_sync(lambda: read_bounded(path, limit=limit, what="network file"))
+            text = data.decode()
+        except NotFound:
             raise NotFound(f"no file at {path}; neural_save writes one, or copy a FANN .net file there") from None
         except UnicodeDecodeError:
             raise InvalidArgument(f"{path} is not a text file; expected a FANN .net file or a JSON network") from None
@@ -336,10 +393,22 @@ class NeuralService:
         }
 
 
+def parameter_count(sizes: Sequence[int], *, shortcut: bool = False) -> int:
+    """Weights and biases of a FANN network with these layer sizes (fully connected; a shortcut
+    layer sees every earlier layer and only the input's bias)."""
+    count, seen = 0, 0
+    for before, size in zip(sizes[:-1], sizes[1:], strict=False):
+        seen += before
+        count += ((seen if shortcut else before) + 1) * size
+    return count
+
+
 # -- work done in worker threads (plain functions: numpy and JAX in, numpy and values out) ---------
 
 
 def summarize(network: Network) -> dict[str, Any]:
+    import numpy as np
+
     layout = network.layout
     acts = [layout.activation_ids(layer) for layer in range(1, layout.num_layers)]
     names = _activation_names()
@@ -364,6 +433,8 @@ def _activation_names() -> dict[int, str]:
 
 
 def _param_bytes(network: Network) -> int:
+    import numpy as np
+
     return int(sum(np.asarray(leaf).nbytes for layer in network.params.layers for leaf in layer))
 
 
@@ -374,6 +445,8 @@ def _param_bytes(network: Network) -> int:
 
 
 def _run(neural: Any, network: Network, x: np.ndarray, apply_scaling: bool) -> np.ndarray:
+    import numpy as np
+
     scaling = network.params.scaling
     if apply_scaling and scaling is not None:
         x = np.asarray(neural.scale_input(scaling, x))
@@ -384,6 +457,8 @@ def _run(neural: Any, network: Network, x: np.ndarray, apply_scaling: bool) -> n
 
 
 def _test(neural: Any, network: Network, data: TrainData) -> dict[str, Any]:
+    import numpy as np
+
     mse, bit_fail = neural.evaluate_data(network, data)
     outputs = np.asarray(neural.run(network, data.inputs))
     targets = np.asarray(data.outputs)

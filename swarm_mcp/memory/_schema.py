@@ -13,6 +13,7 @@ same for swarms, agents, tasks and networks. Version 5: `brains` (agent networks
 from __future__ import annotations
 
 import os
+import stat
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -293,6 +294,17 @@ def _split(ddl: str) -> list[str]:
     return out
 
 
+def _make_private(path: Path) -> None:
+    """Files an older version created 0644: make the database, -wal and -shm that we own 0600."""
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            info = os.lstat(name)
+            if info.st_uid == os.geteuid() and stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) & 0o077:
+                os.chmod(name, 0o600)
+        except OSError:
+            pass  # absent, or not ours: opening reports what matters
+
+
 async def open_db(config: StoreConfig) -> OpenedDb:
     """Open (or create) the store's SQLite file: header check, pragmas, quick_check, migrations.
 
@@ -304,6 +316,7 @@ async def open_db(config: StoreConfig) -> OpenedDb:
     """
     path = config.path
     existed = path.exists() and path.stat().st_size > 0
+    _make_private(path)
     if existed:
         with path.open("rb") as f:
             header = f.read(16)
@@ -313,7 +326,8 @@ async def open_db(config: StoreConfig) -> OpenedDb:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Create the file here: a failed aiosqlite connect leaks its worker thread's callback.
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+            # 0600: SQLite gives the -wal and -shm files the database file's mode.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
         except OSError as exc:
             raise Unavailable(
                 f"Cannot create the memory database {str(path)!r} ({exc}); make {str(path.parent)!r} writable "
@@ -329,12 +343,12 @@ async def open_db(config: StoreConfig) -> OpenedDb:
             ) from exc
         return await _open_read_only(config, existed, reason=str(exc))
     try:
+        if existed and config.check_on_open:
+            await _quick_check(db, path)  # before anything writes: a corrupt file is refused byte for byte untouched
         mode = (await db.execute_fetchall("PRAGMA journal_mode = WAL"))[0][0]
         if mode.lower() != "wal":
             raise sqlite3.OperationalError(f"could not switch to WAL mode (got {mode})")
         await _configure(db, config)
-        if existed and config.check_on_open:
-            await _quick_check(db, path)
         current = await _schema_version(db)
         _check_not_newer(current, path)
         await _migrate(db, current, path)

@@ -63,7 +63,7 @@ async def features_detect(
             "http_auth_required": app.config.token is not None or app.config.token_file is not None,
         }
     if "neural" in wanted:
-        report["neural"] = await hostinfo.neural_info()
+        report["neural"] = await app.jax_probe.info()
     if "swarm" in wanted:
         report["swarm"] = _swarm_facts(app)
     return report

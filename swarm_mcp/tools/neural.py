@@ -16,6 +16,7 @@ from typing_extensions import NotRequired, TypedDict
 
 from ..errors import InvalidArgument, format_choices
 from ..neural_service import NeuralService, TrainReport, as_data, jsonable
+from ..files import read_bounded
 from ..paths import confine
 from ._registry import ToolContext, ToolRegistry, wire_name
 
@@ -46,12 +47,13 @@ ActivationName = Literal[
 ]
 AlgorithmName = Literal["incremental", "batch", "rprop", "quickprop", "sarprop", "adam", "adamw", "cascade2"]
 Matrix = list[list[float]]
+_MAX_DATA_FILE_BYTES = 256 * 2**20  # a .data file is read whole, then parsed
 
 NetworkId = Annotated[str, Field(description="A network id from neural_create, neural_load or neural_list.")]
 Inputs = Annotated[Matrix | None, Field(description="Input rows, one list of numbers per sample.")]
 Outputs = Annotated[Matrix | None, Field(description="Desired output rows, one per input row.")]
 DataPath = Annotated[
-    str | None, Field(description="A FANN .data file inside the data dir, instead of inputs/outputs.")
+    str | None, Field(description="A FANN .data file in the data dir's data/ folder, instead of inputs/outputs.")
 ]
 
 
@@ -122,18 +124,20 @@ def _activation(name: str) -> str:
     return _ALIASES.get(name, name).upper()
 
 
-def _networks_dir(ctx: ToolContext) -> Path:
-    return ctx.app.config.networks_dir
+def _tool_path(ctx: ToolContext, text: str, folder: Path, what: str) -> Path:
+    config = ctx.app.config
+    return confine(text, folder, data_dir=config.data_dir, allowed=config.allow_external_paths, what=what)
 
 
 def _data_source(ctx: ToolContext, inputs: Matrix | None, outputs: Matrix | None, data_path: str | None) -> Any:
     if data_path is not None:
         if inputs is not None or outputs is not None:
             raise InvalidArgument("give either inputs and outputs, or dataPath, not both")
-        path = confine(data_path, ctx.app.config.data_dir, allow_external=ctx.app.config.allow_external_paths, what="dataPath")
+        path = _tool_path(ctx, data_path, ctx.app.config.training_data_dir, "dataPath")
         if not path.is_file():
-            raise InvalidArgument(f"no data file at {path}; put a FANN .data file in the data dir, or pass inputs and outputs")
-        return lambda neural: neural.read_data(path)
+            raise InvalidArgument(f"no data file at {path}; put a FANN .data file in the data dir's data/ folder, or pass inputs and outputs")
+        text = read_bounded(path, limit=_MAX_DATA_FILE_BYTES, what="training data file").decode(errors="replace")
+        return lambda neural: neural.parse_data(text, source=str(path))
     if inputs is None or outputs is None:
         raise InvalidArgument("training data is missing: pass inputs and outputs (lists of rows), or dataPath")
     return as_data(inputs, outputs)
@@ -163,7 +167,7 @@ async def neural_create(
     service = _service(ctx)
     if any(size < 1 for size in layers):
         raise InvalidArgument(f"every layer needs at least 1 neuron, got {layers}")
-    service.check_layers(layers)
+    service.check_layers(layers, shortcut=network_type == "shortcut")
     if network_type == "sparse" and connection_rate >= 1:
         raise InvalidArgument("a sparse network needs connectionRate below 1, e.g. 0.5; or use networkType 'layered'")
     if network_type != "sparse" and connection_rate < 1:
@@ -309,7 +313,7 @@ async def neural_save(
 ) -> SavedFile:
     """Save a network as a FANN .net file (C FANN can load it) or as JSON."""
     fmt = _format(path, format)
-    target = confine(path, _networks_dir(ctx), allow_external=ctx.app.config.allow_external_paths)
+    target = _tool_path(ctx, path, ctx.app.config.networks_dir, "path")
     size = await _service(ctx).save_file(network_id, target, fmt)
     return {"network_id": network_id, "path": str(target), "format": fmt, "bytes": size}
 
@@ -322,7 +326,7 @@ async def neural_load(
 ) -> NetworkInfo:
     """Load a network from a FANN .net file or a JSON export; it gets a new id and persists."""
     fmt = _format(path, format)
-    source = confine(path, _networks_dir(ctx), allow_external=ctx.app.config.allow_external_paths)
+    source = _tool_path(ctx, path, ctx.app.config.networks_dir, "path")
     service = _service(ctx)
     return await service.load_file(source, fmt, service.new_id(network_id))  # type: ignore[return-value]
 
@@ -340,12 +344,10 @@ async def neural_status(
     """The neural runtime: whether JAX is loaded, backend and devices, device memory, compiled
     functions, networks loaded, compute time and workers; the agent brain populations (one per
     swarm that has learned); with agentId, that agent's brain. Never loads JAX just to answer."""
-    from .. import hostinfo
-
     service = _service(ctx)
     await service.list()
     runtime = service.status()
-    host = await hostinfo.neural_info()
+    host = await ctx.app.jax_probe.info()
     engine = ctx.app.swarm
     brains: dict[str, Any] = {"enabled": engine.brains is not None}
     if engine.brains is not None:

@@ -52,7 +52,7 @@ def locate_claude(explicit: Path | None, environ: Mapping[str, str], cwd: Path) 
                        "Fix the setting (swarm-mcp config shows where it came from) or unset it to search PATH")
     from ..claude import find_claude  # the launcher's search; imported when a worker first needs it
 
-    return find_claude(environ, cwd)
+    return find_claude(environ)[0]  # never from the current directory (`cwd` is no longer searched)
 
 
 def claude_argv(binary: Path, config_path: Path) -> list[str]:

@@ -111,6 +111,15 @@ async def test_arguments_are_camel_case_on_the_wire_and_accept_their_snake_case_
         assert both["isError"] and "'swarm_id' and 'swarmId' are the same argument" in both["content"][0]["text"]
 
 
+async def test_a_result_over_max_response_bytes_is_refused_with_how_to_ask_for_less(tmp_path: Path) -> None:
+    async with running_app(tmp_path, max_response_bytes=1000) as (_, registry):
+        result = await registry.call_tool("features_detect", {"category": "all"}, CallInfo("test"))
+        small = await registry.call_tool("features_detect", {"category": "transports"}, CallInfo("test"))
+    assert result["isError"] and "max_response_bytes" in result["content"][0]["text"]
+    assert "page with limit and cursor" in result["content"][0]["text"]
+    assert not small["isError"]
+
+
 def test_the_whole_tool_list_stays_within_48000_characters_of_json() -> None:
     import orjson
 

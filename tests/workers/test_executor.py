@@ -107,3 +107,32 @@ def test_the_worker_settings_are_ordinary_settings_shown_by_swarm_mcp_config(tmp
     assert rows["claude_workers"] == ("4", f"file {tmp_path / 'config.toml'}")
     assert rows["claude_timeout"] == ("90.0", "env SWARM_MCP_CLAUDE_TIMEOUT")
     assert rows["claude_workdir"] == ("", "default")
+
+
+def _raw_exchange(url: str, data: bytes) -> bytes:
+    import socket
+
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as raw:
+        raw.sendall(data)
+        return raw.makefile("rb").read()  # until the listener closes
+
+
+async def test_the_workers_listener_caps_and_times_connections_and_offers_no_line_protocol(tmp_path: Path) -> None:
+    config = config_for(tmp_path, swarm_learning=False, header_timeout="0.5", max_connections="1")
+    async with open_app(config, environ=NO_CLAUDE) as app:
+        endpoint = await app.claude.endpoint.get()
+        lines = await anyio.to_thread.run_sync(_raw_exchange, endpoint.url, b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n')
+        slow = await anyio.to_thread.run_sync(_raw_exchange, endpoint.url, b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        parts = urlsplit(endpoint.url)
+        holder = await anyio.connect_tcp(parts.hostname or "", parts.port or 0)  # takes the one slot
+        async with holder:
+            await anyio.sleep(0.05)
+            full = await anyio.to_thread.run_sync(initialize_status, endpoint.url, endpoint.token)
+        with anyio.fail_after(5):
+            while (status := await anyio.to_thread.run_sync(initialize_status, endpoint.url, endpoint.token)) != 200:
+                await anyio.sleep(0.05)
+    assert b"serves Streamable HTTP only" in lines
+    assert slow == b""  # half a request: closed after header_timeout, nothing served
+    assert full == 503 and status == 200
