@@ -14,6 +14,7 @@ bench/results/swarm.json.
 | extra server RSS for 10,000 idle agents | the idle daemon's RSS |
 | claim -> complete pairs/s, 8 clients | memory_usage store -> retrieve pairs/s, 8 clients |
 | routing success per 50 tasks, neural | round-robin on the same hidden-skill workload |
+| daa_meta_learning: target-domain MSE and accuracy, transfer | training from scratch on the same target data |
 """
 
 from __future__ import annotations
@@ -278,6 +279,62 @@ def routing_curve(tasks: int) -> dict[str, Any]:
     return asyncio.run(run())
 
 
+def transfer_gain(seeds: int) -> dict[str, Any]:
+    """The domain-transfer workload in process, once per seed: daa_meta_learning's cross-validated
+    error on the target domain (testing) when starting from the source domain's (coding) weights,
+    against training from scratch on the same target data, for each transfer mode."""
+    from swarm_mcp.app import open_app
+    from swarm_mcp.config import load_config
+    from swarm_mcp.swarm import daa, transfer
+    from swarm_mcp.swarm._workload import run_transfer_workload
+
+    modes = ("direct", "gradual", "adaptive")
+
+    async def run() -> dict[str, Any]:
+        runs: list[dict[str, Any]] = []
+        with tempfile.TemporaryDirectory() as home:
+            async with open_app(load_config({"data_dir": home}, {})) as app:
+                engine = app.swarm
+                for seed in range(seeds):
+                    swarm, _ = await daa.init(engine, enable_learning=True, enable_coordination=True,
+                                              persistence_mode="memory", topology="mesh", swarm_id=None, max_agents=4)
+                    agents = [f"transfer-{seed}-{i}" for i in range(4)]
+                    for agent_id in agents:
+                        await daa.create_agent(engine, agent_id=agent_id, capabilities=["code"], pattern="adaptive",
+                                               learning_rate=None, memory=False, agent_type=None, swarm_id=swarm.id)
+                    await run_transfer_workload(engine, swarm.id, agents, source_tasks=48, target_tasks=16, seed=seed)
+                    runs.append({m: (await transfer.meta_learn(engine, "code", "testing", m, agents, None))["measured"]
+                                 for m in modes})
+                    await engine.destroy_swarm(swarm.id)
+
+        def mean(mode: str, key: str) -> float:
+            return sum(r[mode][key] for r in runs) / len(runs)
+
+        return {"seeds": seeds, "agents": 4, "source_tasks": 48, "target_tasks": 16, "runs": runs,
+                "modes": {m: {"mse_scratch": mean(m, "mse_scratch"), "mse_transfer": mean(m, "mse_transfer"),
+                              "gain": mean(m, "gain"), "relative_gain": mean(m, "relative_gain"),
+                              "accuracy_scratch": mean(m, "accuracy_scratch"),
+                              "accuracy_transfer": mean(m, "accuracy_transfer"),
+                              "positive": sum(r[m]["gain"] > 0 for r in runs)} for m in modes}}
+
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    from swarm_mcp.logs import configure_logging
+
+    configure_logging("error", None)
+    return asyncio.run(run())
+
+
+def print_transfer(transfer: dict[str, Any]) -> None:
+    for mode, m in transfer["modes"].items():
+        print(f"{'meta-learning code -> testing, %s, MSE (%d seeds)' % (mode, transfer['seeds']):<58} "
+              f"{m['mse_transfer']:>18.4f} {'scratch ' + format(m['mse_scratch'], '.4f'):>22}")
+        print(f"{'  accuracy; seeds with a positive gain':<58} "
+              f"{format(m['accuracy_transfer'], '.3f') + '; ' + str(m['positive']) + '/' + str(transfer['seeds']):>18} "
+              f"{'scratch ' + format(m['accuracy_scratch'], '.3f'):>22}")
+
+
 # -- report ---------------------------------------------------------------------------------
 
 
@@ -285,7 +342,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--only", choices=("claims",), help="run one measurement")
+    parser.add_argument("--transfer-only", action="store_true", help="only the meta-learning transfer measurement")
     args = parser.parse_args()
+    seeds = 10 if not args.quick else 3
     if args.only == "claims":
         with tempfile.TemporaryDirectory() as home:
             server = Server(home)
@@ -293,6 +352,12 @@ def main() -> int:
                 print(claim_throughput(server, 4_000, 8))
             finally:
                 server.close()
+        return 0
+    if args.transfer_only:
+        transfer = transfer_gain(seeds)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "swarm-transfer.json").write_bytes(orjson.dumps(transfer, option=orjson.OPT_INDENT_2))
+        print_transfer(transfer)
         return 0
     sizes = [1, 100, 1000] if not args.quick else [1, 50]
     spawns = 10_000 if not args.quick else 1_000
@@ -312,6 +377,7 @@ def main() -> int:
         finally:
             server.close()
     report["routing"] = routing_curve(curve_tasks)
+    report["transfer"] = transfer_gain(seeds)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "swarm.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     print(f"swarm benchmarks, {report['date']}, {report['machine']}")
@@ -334,6 +400,7 @@ def main() -> int:
     print("  learning curve (success per 50 tasks):")
     for n, r in zip(routing["neural"]["curve"], routing["round_robin"]["curve"], strict=True):
         print(f"    {n['tasks']:>5} tasks: neural {n['success_rate']:.2f}   round-robin {r['success_rate']:.2f}")
+    print_transfer(report["transfer"])
     print(f"results: {RESULTS / 'swarm.json'}")
     return 0
 

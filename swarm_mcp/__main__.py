@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--token-file", metavar="FILE", help="bearer token for HTTP clients (or env SWARM_MCP_TOKEN)")
     serve.add_argument("--max-line-bytes", type=int, metavar="N", help="largest JSON-RPC line accepted (default 4 MiB)")
     serve.add_argument("--tools", metavar="AREAS", help="serve only these tool areas, comma-separated "
-                       "(features, memory, neural, swarm, tasks, benchmark)")
+                       "(features, memory, neural, swarm, tasks, daa, benchmark)")
     _common(serve)
 
     claude = commands.add_parser(

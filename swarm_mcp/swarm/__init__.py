@@ -13,10 +13,15 @@
 The Queen's planning (`analyze`, `plan_task`, `design_swarm`) and the topologies are pure
 functions; `SwarmEngine` owns the state, the supervision and the persistence; `TaskBoard`
 (`engine.board`) runs tasks; `Brains` keeps each swarm's agent networks in a `neural` population.
+`daa`, `workflows`, `transfer` and `performance` are the DAA tools' rules over the same engine.
 """
 
 from __future__ import annotations
 
+from . import _daa as daa
+from . import _performance as performance
+from . import _transfer as transfer
+from . import _workflows as workflows
 from ._board import Claim as Claim
 from ._board import TaskBoard as TaskBoard
 from ._brains import Brains as Brains
@@ -98,11 +103,13 @@ __all__ = (
     "can_take",
     "claim_view",
     "classify",
+    "daa",
     "design_swarm",
     "edges",
     "failover",
     "find_cycle",
     "neighbours",
+    "performance",
     "plan_explicit",
     "plan_task",
     "subtask_view",
@@ -111,4 +118,6 @@ __all__ = (
     "task_results",
     "task_summary",
     "task_view",
+    "transfer",
+    "workflows",
 )

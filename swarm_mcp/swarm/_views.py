@@ -53,6 +53,8 @@ def swarm_view(engine: SwarmEngine, swarm: Swarm, *, verbose: bool = False) -> d
     }
     if swarm.design is not None:
         out["design"] = swarm.design
+    if swarm.daa is not None:
+        out["daa"] = swarm.daa.to_json()
     if verbose:
         out["topology_edges"] = [list(edge) for edge in edges(swarm.topology, live)]
         out["agent_list"] = [agent_summary(a) for a in live[:200]]
