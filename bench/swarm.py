@@ -216,42 +216,69 @@ def claim_throughput(server: Server, subtasks: int, clients_n: int) -> dict[str,
     for start in range(0, subtasks, 200):
         plan = [{"id": f"s{i}", "description": f"Implement part {i}"} for i in range(start, min(subtasks, start + 200))]
         ok(setup.call_tool("task_orchestrate", {"task": "bench", "swarmId": sid, "subtasks": plan}))
-    clients = [server.session() for _ in range(clients_n)]
+    warmer = server.session()
     warm = min(400, subtasks // 4)  # the brains' kernels compile on the first experiences: not measured
     for _ in range(warm):
-        claim = ok(clients[0].call_tool("task_claim", {"swarmId": sid}))
-        ok(clients[0].call_tool("task_complete", {"taskId": claim["subtask_id"], "result": "ok"}))
-    ok(clients[0].call_tool("neural_train", {"agentId": "all", "iterations": 1}))  # brains trained: steady state
+        claim = ok(warmer.call_tool("task_claim", {"swarmId": sid}))
+        ok(warmer.call_tool("task_complete", {"taskId": claim["subtask_id"], "result": "ok"}))
+    ok(warmer.call_tool("neural_train", {"agentId": "all", "iterations": 1}))  # brains trained: steady state
+    warmer.close()
     time.sleep(2)
-    done = [0] * clients_n
-
-    def worker(k: int) -> None:
-        client = clients[k]
-        while True:
-            claim = ok(client.call_tool("task_claim", {"swarmId": sid}))
-            if not claim["claimed"]:
-                return
-            ok(client.call_tool("task_complete", {"taskId": claim["subtask_id"], "result": "ok"}))
-            done[k] += 1
-
-    elapsed = threads(clients_n, worker)
-    pairs = sum(done)
-    per_client = subtasks // clients_n
-
-    def baseline(k: int) -> None:
-        client = clients[k]
-        for i in range(per_client):
-            ok(client.call_tool("memory_usage", {"action": "store", "namespace": f"b{k}", "key": f"k{i}", "value": i}))
-            ok(client.call_tool("memory_usage", {"action": "retrieve", "namespace": f"b{k}", "key": f"k{i}"}))
-
-    base_elapsed = threads(clients_n, baseline)
-    per_client = per_client  # the same number of pairs as were measured above, give or take the warm-up
+    # Client processes, not threads: one Python process with 8 clients is itself the bottleneck.
+    elapsed, pairs = processes(clients_n, _claim_worker, server.port, sid)
+    per_client = pairs // clients_n
+    base_elapsed, base_pairs = processes(clients_n, _store_worker, server.port, per_client)
     status = ok(setup.call_tool("swarm_status", {"swarmId": sid}))["swarms"][0]
-    for client in [*clients, setup]:
-        client.close()
-    return {"clients": clients_n, "pairs": pairs, "pairs_per_s": pairs / elapsed,
-            "baseline_pairs_per_s": per_client * clients_n / base_elapsed,
+    setup.close()
+    return {"clients": clients_n, "client_processes": True, "pairs": pairs, "pairs_per_s": pairs / elapsed,
+            "baseline_pairs_per_s": base_pairs / base_elapsed,
             "completed_all_time": status["subtasks"]["completed_all_time"]}
+
+
+def _claim_worker(k: int, port: int, sid: str) -> int:
+    client = LineClient.connect("127.0.0.1", port)
+    client.initialize()
+    done = 0
+    while True:
+        claim = ok(client.call_tool("task_claim", {"swarmId": sid}))
+        if not claim["claimed"]:
+            return done
+        ok(client.call_tool("task_complete", {"taskId": claim["subtask_id"], "result": "ok"}))
+        done += 1
+
+
+def _store_worker(k: int, port: int, count: int) -> int:
+    client = LineClient.connect("127.0.0.1", port)
+    client.initialize()
+    for i in range(count):
+        ok(client.call_tool("memory_usage", {"action": "store", "namespace": f"b{k}", "key": f"k{i}", "value": i}))
+        ok(client.call_tool("memory_usage", {"action": "retrieve", "namespace": f"b{k}", "key": f"k{i}"}))
+    return count
+
+
+def processes(count: int, work: Callable[..., int], *args: Any) -> tuple[float, int]:
+    """Run `work(i, *args)` in `count` forked processes released together; (wall seconds, sum of results)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    go = context.Event()
+    results = context.Queue()
+
+    def child(i: int) -> None:
+        go.wait()
+        results.put(work(i, *args))
+
+    children = [context.Process(target=child, args=(i,)) for i in range(count)]
+    for c in children:
+        c.start()
+    time.sleep(0.5)  # every child connected and waiting
+    started = time.perf_counter()
+    go.set()
+    total = sum(results.get() for _ in children)
+    elapsed = time.perf_counter() - started
+    for c in children:
+        c.join()
+    return elapsed, total
 
 
 def routing_curve(tasks: int) -> dict[str, Any]:

@@ -312,13 +312,17 @@ class TaskBoard:
         if agent is not None and agent.stopped:
             raise Conflict(f"agent {agent.id!r} is stopped; claim for a running agent (agent_list filter 'active')")
         caps = frozenset(capabilities) if capabilities is not None else None
-        deadline = anyio.current_time() + max(0.0, wait)
+        deadline = None
         while True:
             found = self._find_for_agent(agent, caps) if agent is not None else self._find_any(swarm_id, caps)
             if found is not None:
                 sub, taken_from = found
                 self._start_lease(sub, "client", lease)
                 return Claim(sub, self.tasks[sub.task_id], self.context(sub), taken_from)
+            if wait <= 0:
+                return None
+            if deadline is None:
+                deadline = anyio.current_time() + wait
             remaining = deadline - anyio.current_time()
             if remaining <= 0:
                 return None
@@ -418,8 +422,7 @@ class TaskBoard:
         sub.attempts += 1
         agent.queue.pop(sub.id, None)
         agent.running.add(sub.id)
-        engine.persist.tasks.add(sub.id)
-        engine.persist.agents.add(agent.id)
+        engine.persist.tasks.add(sub.id)  # the agent's record has nothing new: busy is derived from its subtasks
         engine.event("subtask_claimed", {"holder": holder}, swarm_id=sub.swarm_id, agent_id=agent.id, task_id=sub.id)
         engine.wake(agent.id)
 
