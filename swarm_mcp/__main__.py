@@ -4,7 +4,7 @@
     swarm-mcp claude [--attach URL] [CLAUDE ARGS]   launch Claude Code with swarm-mcp attached
     swarm-mcp config [--json]                       the effective configuration and its sources
     swarm-mcp version                               versions of swarm-mcp and what it runs on
-    swarm-mcp bench [transports|memory|neural|all]  run the benchmarks (from a source checkout)
+    swarm-mcp bench [transports|memory|neural|cascade|all]  run the benchmarks (from a source checkout)
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("version", help="show versions")
 
     bench = commands.add_parser("bench", help="run benchmarks (needs a source checkout)")
-    bench.add_argument("suite", nargs="?", default="transports", choices=("transports", "memory", "neural", "all"))
+    suites = ("transports", "memory", "neural", "cascade", "all")
+    bench.add_argument("suite", nargs="?", default="transports", choices=suites)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for the benchmark script")
     return parser
 
