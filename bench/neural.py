@@ -1,6 +1,6 @@
 """Benchmark swarm_mcp.neural against C FANN 2.2.0; every ratio against its baseline in the same run.
 
-    /work/main/.venv/bin/python bench/neural.py [--epochs 1000] [--agents 10000] [--repeat 7]
+    .venv/bin/python bench/neural.py [--epochs 1000] [--agents 10000] [--repeat 7]
 
 (or `swarm-mcp bench neural -- ...`). Prints a table and writes bench/results/neural.json.
 The setup installs libfann-dev (and gcc, tcmalloc) with apt-get when they are missing, then
