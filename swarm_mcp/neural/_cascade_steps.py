@@ -234,9 +234,13 @@ def cascade_train_candidates(state: CascadeState, candidates: Candidates) -> Can
 def cascade_install_candidate(state: CascadeState, trained: Candidates, best: int) -> CascadeState:
     """fann_install_candidate: candidate `best` becomes a new one-neuron layer before the outputs.
 
-    It reads every earlier neuron with its trained input weights; output j gets the candidate's
-    output weight n_out-1-j times the weight multiplier, because FANN assigns them walking the
-    outputs backwards (FANN spec §2.6 step 4).
+    It reads every earlier neuron with its trained input weights (`trained.w_in[best, :used]`;
+    a `CandidatePhase`'s `(C, F)` weights do); output j gets the candidate's output weight
+    n_out-1-j times the weight multiplier, because FANN assigns them walking the outputs
+    backwards (FANN spec §2.6 step 4).
+
+    Raises:
+        InvalidArgument: the state has no room left (`cascade_start`'s max_neurons are installed).
     """
     if state.used >= state.capacity:
         raise InvalidArgument(

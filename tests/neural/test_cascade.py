@@ -22,6 +22,8 @@ from swarm_mcp.neural import (
     Network,
     NetworkType,
     TrainData,
+    cascade_install_candidate,
+    cascade_start,
     cascade_train_on_data,
     create_shortcut,
     create_standard,
@@ -198,3 +200,6 @@ def test_cascade_refuses_what_fann_refuses(spiral: TrainData) -> None:
     batch = shortcut.replace(training=shortcut.training.replace(algorithm=Algorithm.BATCH))
     with pytest.raises(InvalidArgument, match="RPROP, QUICKPROP or SARPROP"):
         cascade_train_on_data(batch, spiral, max_neurons=1, key=jax.random.key(0))
+    full = cascade_start(shortcut, spiral, max_neurons=0, key=jax.random.key(0))
+    with pytest.raises(InvalidArgument, match="full"):
+        cascade_install_candidate(full, Candidates(jnp.zeros((80, 3)), jnp.zeros((80, 1))), 0)
