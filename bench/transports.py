@@ -1,11 +1,15 @@
-"""Transport benchmarks: cold start, tool-call latency and throughput per transport, idle RSS.
+"""Transport benchmarks: cold start, tool-call latency and throughput per transport, idle RSS,
+and swarm-mcp side by side with ruv-swarm.
 
-    python bench/transports.py [--calls N] [--quick]      (also: swarm-mcp bench transports)
+    python bench/transports.py [--calls N] [--quick] [--no-ruv-swarm]   (also: swarm-mcp bench transports)
 
 Prints a table and writes bench/results/transports.json. Every figure is measured in this run
-next to its baseline: the interpreter's own start for cold start, and the MCP SDK's MCPServer on
-its own stdio transport for tool calls (the same cheap read-only tool shape), so ratios hold on
-a noisy machine even when absolute times do not.
+next to its baseline: the interpreter's own start for cold start, the MCP SDK's MCPServer on
+its own stdio transport for tool calls (the same cheap read-only tool shape), and ruv-swarm
+(pinned, installed from npm into ~/.cache/swarm-mcp/ruv-swarm) for the calls users make first:
+cold start to exit (spawn, `initialize`, `tools/list`, EOF, exit) and the default `memory_usage`
+stats call. Runs alternate between the two servers, so ratios hold on a noisy machine even when
+absolute times do not.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _ruv_swarm import RUV_SWARM_VERSION, RuvSwarmUnavailable, install_ruv_swarm, ruv_swarm_argv  # noqa: E402
 
 from swarm_mcp.client import HttpClient, LineClient  # noqa: E402
 
@@ -162,6 +169,89 @@ def jax_loaded(pid: int) -> bool:
     return "jaxlib" in Path(f"/proc/{pid}/maps").read_text()
 
 
+# -- side by side with ruv-swarm ------------------------------------------------------------
+
+
+class TolerantLineClient(LineClient):
+    """ruv-swarm prints banners and logs on stdout between its JSON-RPC lines: skip (and count) them."""
+
+    skipped = 0
+
+    def receive(self) -> dict[str, Any]:
+        while True:
+            line = self.reader.readline()
+            if not line:
+                raise EOFError("the server closed the connection")
+            if line.lstrip().startswith(b"{"):
+                try:
+                    return orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    pass
+            self.skipped += 1
+
+
+def start_to_exit(argv: list[str], env_for: Callable[[str], dict[str, str]]) -> tuple[float, int]:
+    """Seconds for spawn, initialize, tools/list, then EOF and the process's exit; stdout noise lines."""
+    with tempfile.TemporaryDirectory() as home, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        client = TolerantLineClient.spawn(argv, env=env_for(home), stderr=err, cwd=home)
+        client.initialize()
+        client.request("tools/list")
+        client.close()  # EOF on stdin; returns once the process has exited
+        elapsed = time.perf_counter() - started
+        assert client.process is not None
+        if client.process.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"{argv[:2]} exited {client.process.returncode} after EOF:\n{tail}")
+        return elapsed, client.skipped
+
+
+def forget_tool_catalog() -> None:
+    """Remove the cached tools/list (as after an install or an edit): the next start writes it."""
+    for path in (ROOT / "swarm_mcp" / "tools" / "__pycache__").glob("catalog.*.json"):
+        path.unlink()
+
+
+def versus_ruv_swarm(ruv: list[str], ours: list[str], runs: int, calls: int, rounds: int) -> dict[str, Any]:
+    """Cold start to exit and the default `memory_usage` call, alternating between the servers.
+    Our cold start is measured twice: as every start after the first (the tools/list catalog is
+    current) and as a first start after an install or an edit (no catalog: every tool module is
+    imported and the catalog written)."""
+    env_ours = server_env
+    env_ruv = lambda home: {**os.environ, "HOME": home}  # noqa: E731
+    starts: dict[str, list[float]] = {"swarm_mcp": [], "swarm_mcp_without_catalog": [], "ruv_swarm": []}
+    noise = 0
+    for _ in range(runs):
+        forget_tool_catalog()
+        starts["swarm_mcp_without_catalog"].append(start_to_exit(ours, env_ours)[0])
+        starts["swarm_mcp"].append(start_to_exit(ours, env_ours)[0])
+        seconds, skipped = start_to_exit(ruv, env_ruv)
+        starts["ruv_swarm"].append(seconds)
+        noise = max(noise, skipped)
+    rates: dict[str, list[float]] = {"swarm_mcp": [], "ruv_swarm": []}
+    with tempfile.TemporaryDirectory() as ours_home, tempfile.TemporaryDirectory() as ruv_home:
+        with TolerantLineClient.spawn(ours, env=env_ours(ours_home), stderr=subprocess.DEVNULL, cwd=ours_home) as mine, \
+                TolerantLineClient.spawn(ruv, env=env_ruv(ruv_home), stderr=subprocess.DEVNULL, cwd=ruv_home) as theirs:
+            for client in (mine, theirs):
+                client.initialize()
+                reply = client.call_tool("memory_usage", {})
+                assert not reply.get("isError"), reply
+            for _ in range(rounds):
+                rates["swarm_mcp"].append(sequential(lambda: mine.call_tool("memory_usage", {}), calls)["calls_per_s"])
+                rates["ruv_swarm"].append(sequential(lambda: theirs.call_tool("memory_usage", {}), calls)["calls_per_s"])
+    start = {name: statistics.median(values) for name, values in starts.items()}
+    rate = {name: statistics.median(values) for name, values in rates.items()}
+    return {
+        "ruv_swarm_version": RUV_SWARM_VERSION,
+        "cold_start_to_exit_s": {**start, "runs": runs, "ratio": start["swarm_mcp"] / start["ruv_swarm"],
+                                 "ratio_without_catalog": start["swarm_mcp_without_catalog"] / start["ruv_swarm"]},
+        "memory_usage_stats_calls_per_s": {**rate, "calls": calls, "rounds": rounds,
+                                           "ratio": rate["swarm_mcp"] / rate["ruv_swarm"]},
+        "ruv_swarm_non_json_stdout_lines": noise,
+    }
+
+
 # -- driver ---------------------------------------------------------------------------------
 
 
@@ -170,6 +260,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000, help="calls per throughput figure")
     parser.add_argument("--runs", type=int, default=10, help="cold starts to take the median of")
     parser.add_argument("--quick", action="store_true", help="fewer calls and runs (a smoke test)")
+    parser.add_argument("--no-ruv-swarm", action="store_true", help="skip the side-by-side with ruv-swarm (needs node and npm)")
     args = parser.parse_args()
     n, runs = (300, 3) if args.quick else (args.calls, args.runs)
     ours = [PY, "-m", "swarm_mcp", "serve"]
@@ -180,6 +271,12 @@ def main() -> None:
         "calls": n,
     }
 
+    if not args.no_ruv_swarm:
+        try:
+            ruv = ruv_swarm_argv(install_ruv_swarm())
+        except RuvSwarmUnavailable as exc:
+            sys.exit(f"bench: {exc}\n(run with --no-ruv-swarm to skip the comparison)")
+        results["versus_ruv_swarm"] = versus_ruv_swarm(ruv, ours, runs, n, rounds=3)
     results["cold_start_s"] = {
         "swarm_mcp_median": statistics.median(cold_start(ours, runs)),
         "sdk_mcpserver_median": statistics.median(cold_start(sdk, runs)),
@@ -254,6 +351,15 @@ def print_table(r: dict[str, Any]) -> None:
     h = r["http"]
     rows.append(("HTTP: sequential", f"{h['calls_per_s']:,.0f} calls/s", f"p50 {h['p50_ms']:.3f} ms, p99 {h['p99_ms']:.3f} ms", ">= 500/s"))
     rows.append(("HTTP: 8 connections", f"{h['connections_8_calls_per_s']:,.0f} calls/s", "", ""))
+    v = r.get("versus_ruv_swarm")
+    if v is not None:
+        c, m = v["cold_start_to_exit_s"], v["memory_usage_stats_calls_per_s"]
+        rows.append(("cold start to exit (spawn, initialize, tools/list, EOF)", f"{c['swarm_mcp']:.3f} s",
+                     f"ruv-swarm {v['ruv_swarm_version']} {c['ruv_swarm']:.3f} s: ours x{c['ratio']:.2f}", "<= 0.7x ruv-swarm"))
+        rows.append(("  the same, first start (no tools/list catalog yet)", f"{c['swarm_mcp_without_catalog']:.3f} s",
+                     f"ours x{c['ratio_without_catalog']:.2f}", ""))
+        rows.append(("memory_usage (default stats), sequential", f"{m['swarm_mcp']:,.0f} calls/s",
+                     f"ruv-swarm {m['ruv_swarm']:,.0f} calls/s: ours x{m['ratio']:.2f}", ">= 2x ruv-swarm"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     header = ("measure", "result", "detail / baseline", "target")
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))

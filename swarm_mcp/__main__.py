@@ -2,9 +2,10 @@
 
     swarm-mcp serve [--stdio] [--tcp [HOST:]PORT]   serve MCP (stdio by default)
     swarm-mcp claude [--attach URL] [CLAUDE ARGS]   launch Claude Code with swarm-mcp attached
+    swarm-mcp worker --attach URL [--token-file F]  claim a daemon's subtasks and do them with Claude Code
     swarm-mcp config [--json]                       the effective configuration and its sources
     swarm-mcp version                               versions of swarm-mcp and what it runs on
-    swarm-mcp bench [transports|memory|neural|cascade|all]  run the benchmarks (from a source checkout)
+    swarm-mcp bench [transports|memory|neural|cascade|swarm|all]  run the benchmarks (from a source checkout)
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--token-file", metavar="FILE", help="bearer token for HTTP clients (or env SWARM_MCP_TOKEN)")
     serve.add_argument("--max-line-bytes", type=int, metavar="N", help="largest JSON-RPC line accepted (default 4 MiB)")
+    serve.add_argument("--tools", metavar="AREAS", help="serve only these tool areas, comma-separated "
+                       "(features, memory, neural, swarm, tasks, benchmark)")
     _common(serve)
 
     claude = commands.add_parser(
@@ -70,7 +73,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     claude.add_argument("--attach", metavar="URL", help="use a running daemon's Streamable HTTP URL instead of stdio")
     claude.add_argument("--print-config", action="store_true", help="print the MCP config that would be used and exit")
+    claude.add_argument("--show-token", action="store_true", help="with --print-config: print the bearer token instead of masking it")
     _common(claude)
+
+    worker = commands.add_parser(
+        "worker",
+        help="claim a daemon's subtasks over HTTP and do them with Claude Code here",
+        description="Claim subtasks from a swarm-mcp daemon (serve --tcp) over authenticated Streamable HTTP and do "
+        "each with a headless Claude Code process on this machine, attached to the same daemon. SIGINT/SIGTERM stop it; "
+        "subtasks still running are given back with the reason.",
+    )
+    worker.add_argument("--attach", metavar="URL", required=True, help="the daemon's MCP endpoint, e.g. http://HOST:8765/mcp")
+    worker.add_argument("--token-file", metavar="FILE", help="the daemon's bearer token (or env SWARM_MCP_TOKEN)")
+    worker.add_argument("--concurrency", type=int, metavar="N", help="subtasks done at once (default: claude_workers, 2)")
+    worker.add_argument("--swarm-id", metavar="ID", help="only this swarm's subtasks")
+    worker.add_argument("--capabilities", metavar="A,B", help="only subtasks that need nothing beyond these")
+    _common(worker)
 
     config = commands.add_parser("config", help="show the effective configuration and where each value came from")
     config.add_argument("--json", action="store_true", help="machine-readable output")
@@ -79,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("version", help="show versions")
 
     bench = commands.add_parser("bench", help="run benchmarks (needs a source checkout)")
-    suites = ("transports", "memory", "neural", "cascade", "all")
+    suites = ("transports", "memory", "neural", "cascade", "swarm", "all")
     bench.add_argument("suite", nargs="?", default="transports", choices=suites)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for the benchmark script")
     return parser
@@ -92,7 +110,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         if not sep:
             raise SwarmError(f"--set {item!r}: write KEY=VALUE, e.g. --set memory_flush_ms=20")
         flags[key.strip().replace("-", "_")] = value
-    for name in ("data_dir", "log_level", "log_file", "token_file", "max_line_bytes"):
+    for name in ("data_dir", "log_level", "log_file", "token_file", "max_line_bytes", "tools"):
         value = getattr(args, name, None)
         if value is not None:
             flags[name] = value
@@ -168,6 +186,7 @@ def _version() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)  # whatever we create (database, exports, networks, logs, socket) is private to this user
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command is None:
@@ -192,11 +211,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args, config)
     if args.command == "config":
         return _config(args, config)
+    if args.command == "worker":
+        from .remote import worker_main
+
+        return worker_main(config, os.environ, attach=args.attach, concurrency=args.concurrency,
+                           swarm_id=args.swarm_id, capabilities=args.capabilities)
     if args.command == "claude":
         from .claude import launch_claude
 
         try:
-            return launch_claude(config, attach=args.attach, claude_args=extra, print_config=args.print_config)
+            return launch_claude(
+                config, attach=args.attach, claude_args=extra, print_config=args.print_config, show_token=args.show_token
+            )
         except SwarmError as exc:
             return _fail(str(exc), EXIT_ERROR)
     return EXIT_USAGE

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,8 +21,13 @@ from . import __version__
 from .config import Config
 from .datadir import DataDirLock, ensure_data_dir
 from .memory import StoreConfig, TieredStore, open_store
+from .jax_probe import JaxProbe
+from .neural_runtime import NeuralRuntime
 from .neural_service import NeuralService
 from .protocol import ServerIdentity
+from .supervisor import ChildSpec, Strategy, Supervisor, SupervisorEvent
+from .swarm import EngineConfig, SwarmEngine
+from .workers import ClaudeExecutor
 
 __all__ = ("App", "Stopper", "TransportBook", "open_app", "SERVER_INSTRUCTIONS")
 
@@ -90,10 +95,13 @@ class App:
     lock: DataDirLock
     store: TieredStore
     neural: NeuralService
+    swarm: SwarmEngine
+    claude: ClaudeExecutor
     clock: Callable[[], float] = time.time  # the one clock of the daemon's state (TTLs, timestamps)
     stopper: Stopper = field(default_factory=Stopper)
     started_at: float = field(default_factory=time.time)
     transports: TransportBook = field(default_factory=TransportBook)
+    jax_probe: JaxProbe = field(default_factory=JaxProbe)  # probes JAX once, in a subprocess, when asked
 
     @property
     def stopping(self) -> anyio.Event:
@@ -106,10 +114,12 @@ class App:
 @asynccontextmanager
 async def open_app(
     config: Config, stopper: Stopper | None = None, *, clock: Callable[[], float] = time.time,
-    after_jax_import: Callable[[], None] | None = None,
+    after_jax_import: Callable[[], None] | None = None, environ: Mapping[str, str] | None = None,
 ) -> AsyncIterator[App]:
     """Take the data dir (create 0700, lock), open the subsystems, and close them all on exit.
     `after_jax_import` runs once JAX is loaded (the daemon freezes the new modules out of GC).
+    `environ` is what Claude Code workers run with and where their binary is searched
+    (default: this process's environment).
 
     Raises:
         DataDirBusy: another swarm-mcp process owns the data dir.
@@ -120,24 +130,80 @@ async def open_app(
     lock = DataDirLock(config.lock_path)
     lock.acquire(tcp_url=None)
     try:
-        async with open_store(store_config(config), clock=clock) as store:
+        async with open_store(store_config(config), clock=clock, background=False) as store:
+            runtime = NeuralRuntime(
+                config.data_dir / "jax-cache", workers=config.neural_workers, host_devices=config.neural_host_devices,
+                after_jax_import=after_jax_import,
+            )
+            claude = claude_executor(config, os.environ if environ is None else environ)
+            engine = SwarmEngine(store, runtime, engine_config(config), clock=clock, executors={"claude": claude})
+            await engine.load()
             app = App(
                 config=config,
                 identity=ServerIdentity("swarm-mcp", __version__, SERVER_INSTRUCTIONS),
                 lock=lock,
                 store=store,
                 neural=NeuralService(
-                    store, config.data_dir, max_layer_size=config.neural_max_layer_size,
-                    workers=config.neural_workers, host_devices=config.neural_host_devices, clock=clock,
-                    after_jax_import=after_jax_import,
+                    store, runtime, max_layer_size=config.neural_max_layer_size, max_layers=config.neural_max_layers,
+                    max_parameters=config.neural_max_parameters, max_response_bytes=config.max_response_bytes, clock=clock,
                 ),
+                swarm=engine,
+                claude=claude,
                 clock=clock,
                 stopper=stopper or Stopper(),
             )
-            log.info("daemon_started", pid=os.getpid(), version=__version__, data_dir=str(config.data_dir))
-            yield app
+            claude.endpoint.bind(app)
+            # The daemon's supervision tree: the store's loops, the workers' HTTP endpoint, then the
+            # swarm engine (stopped first, so Claude workers are gone before their endpoint closes).
+            children = [ChildSpec(name, loop) for name, loop in store.background()]
+            children.append(ChildSpec("jax_probe", app.jax_probe.run, shutdown=1.0))
+            children.append(ChildSpec("worker_endpoint", claude.endpoint.serve))
+            children.append(ChildSpec("swarm_engine", engine.run, shutdown=60.0, stop=engine.shutdown))
+            root = Supervisor("daemon", children, strategy=Strategy.ONE_FOR_ONE, intensity=3, period=60.0,
+                              clock=clock, on_event=_log_daemon_event)
+            async with anyio.create_task_group() as tg:
+                await tg.start(root.run)
+                log.info("daemon_started", pid=os.getpid(), version=__version__, data_dir=str(config.data_dir))
+                try:
+                    yield app
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await root.shutdown()  # in order, newest first, before anything is cancelled
+                    tg.cancel_scope.cancel()
     finally:
         lock.release()
+
+
+def _log_daemon_event(event: SupervisorEvent) -> None:
+    if event.kind != "started":
+        log.warning(f"daemon_child_{event.kind}", child=event.child, reason=event.reason)
+
+
+def engine_config(config: Config) -> EngineConfig:
+    return EngineConfig(
+        max_swarms=config.swarm_max_swarms,
+        max_agents=config.swarm_max_agents,
+        max_open_subtasks=config.swarm_max_open_subtasks,
+        max_finished_tasks=config.swarm_max_finished_tasks,
+        lease_seconds=config.swarm_lease_seconds,
+        restart_intensity=config.swarm_restart_intensity,
+        restart_period=config.swarm_restart_period,
+        learning=config.swarm_learning,
+        brain_save_every=config.swarm_brain_save_every,
+        max_result_bytes=config.memory_max_value_bytes,
+    )
+
+
+def claude_executor(config: Config, environ: Mapping[str, str]) -> ClaudeExecutor:
+    return ClaudeExecutor.create(
+        data_dir=config.data_dir,
+        environ=environ,
+        workers=config.claude_workers,
+        timeout=config.claude_timeout,
+        binary=config.claude_bin,
+        cwd=config.claude_workdir,
+        max_result_bytes=config.memory_max_value_bytes,
+    )
 
 
 def store_config(config: Config) -> StoreConfig:
@@ -149,4 +215,5 @@ def store_config(config: Config) -> StoreConfig:
         flush_max_dirty=config.memory_flush_max_dirty,
         synchronous=config.memory_synchronous,
         max_value_bytes=config.memory_max_value_bytes,
+        max_bytes=config.memory_max_bytes,
     )

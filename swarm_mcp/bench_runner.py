@@ -15,6 +15,7 @@ SUITES = {
     "memory": ("memory.py",),
     "neural": ("neural.py",),
     "cascade": ("cascade.py",),
+    "swarm": ("swarm.py",),
 }
 
 

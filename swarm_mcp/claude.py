@@ -2,7 +2,10 @@
 
 Finds the binary, writes an MCP config derived from `scripts/claude_config.json` with this
 install's absolute paths (stdio by default; `--attach URL` for a running TCP daemon), and execs
-`claude --mcp-config FILE --strict-mcp-config ARGS...`.
+`claude --mcp-config FILE --strict-mcp-config ARGS...`. The binary comes only from places the user
+set up (`$CLAUDE_BIN`, `PATH`, the installer's folders), never from the current directory, and
+which one runs is printed. The config file is written private (0600) and never through a symlink;
+`--print-config` masks the bearer token unless `--show-token` is given.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import orjson
 
 from .config import Config
 from .errors import NotFound
+from .files import write_privately
+from .paths import ensure_private_dir
 
 __all__ = ("TEMPLATE", "claude_candidates", "find_claude", "launch_claude", "mcp_config")
 
@@ -34,29 +39,31 @@ INSTALL_HINT = (
 )
 
 
-def claude_candidates(environ: Mapping[str, str], cwd: Path) -> list[tuple[str, Path | None]]:
-    """Where to look, in order: $CLAUDE_BIN, PATH, ~/.local/bin, /usr/local/bin, ./node_modules/.bin."""
+def claude_candidates(environ: Mapping[str, str]) -> list[tuple[str, Path | None]]:
+    """Where to look, in order: $CLAUDE_BIN, PATH, ~/.local/bin, /usr/local/bin. Not the current
+    directory: a binary from wherever the user happens to stand is not one they chose."""
     home = Path(environ.get("HOME", str(Path.home())))
     on_path = shutil.which("claude", path=environ.get("PATH"))
+    if on_path is not None and not os.path.isabs(on_path):
+        on_path = None  # a relative PATH entry is the current directory again
     return [
         ("$CLAUDE_BIN", Path(environ["CLAUDE_BIN"]) if environ.get("CLAUDE_BIN") else None),
         ("PATH", Path(on_path) if on_path else None),
         ("~/.local/bin/claude", home / ".local" / "bin" / "claude"),
         ("/usr/local/bin/claude", Path("/usr/local/bin/claude")),
-        ("./node_modules/.bin/claude", cwd / "node_modules" / ".bin" / "claude"),
     ]
 
 
-def find_claude(environ: Mapping[str, str], cwd: Path) -> Path:
-    """The first executable candidate.
+def find_claude(environ: Mapping[str, str]) -> tuple[Path, str]:
+    """The first executable candidate and where it was found.
 
     Raises:
         NotFound: none exists; the message lists every place searched and how to install.
     """
     searched = []
-    for label, path in claude_candidates(environ, cwd):
+    for label, path in claude_candidates(environ):
         if path is not None and path.is_file() and os.access(path, os.X_OK):
-            return path
+            return path, label
         searched.append(f"{label} ({path})" if path is not None else f"{label} (not set)")
     raise NotFound("Claude Code binary not found. Looked in: " + "; ".join(searched) + ". " + INSTALL_HINT)
 
@@ -67,14 +74,16 @@ def _template() -> dict[str, Any]:
     return _FALLBACK_TEMPLATE
 
 
-def mcp_config(config: Config, *, attach: str | None) -> dict[str, Any]:
-    """The `--mcp-config` document: the template's stdio entry with absolute paths, or its HTTP entry."""
+def mcp_config(config: Config, *, attach: str | None, show_token: bool = True) -> dict[str, Any]:
+    """The `--mcp-config` document: the template's stdio entry with absolute paths, or its HTTP
+    entry (with the bearer token, masked as `<set, N characters>` unless `show_token`)."""
     servers = _template()["mcpServers"]
     if attach is not None:
         entry = dict(servers["swarm-http"], url=attach)
         token = config.resolved_token
         if token is not None:
-            entry["headers"] = {"Authorization": f"Bearer {token}"}
+            shown = token if show_token else f"<set, {len(token)} characters; --show-token prints it>"
+            entry["headers"] = {"Authorization": f"Bearer {shown}"}
         return {"mcpServers": {"swarm-http": entry}}
     entry = dict(servers["swarm"])
     args = ["-m", "swarm_mcp", "serve", "--data-dir", str(config.data_dir)]
@@ -86,18 +95,25 @@ def mcp_config(config: Config, *, attach: str | None) -> dict[str, Any]:
     return {"mcpServers": {"swarm": entry}}
 
 
-def launch_claude(config: Config, *, attach: str | None, claude_args: Sequence[str], print_config: bool) -> int:
-    """Write the config to the data dir and exec Claude Code; returns only when printing the config."""
-    document = mcp_config(config, attach=attach)
+def launch_claude(
+    config: Config, *, attach: str | None, claude_args: Sequence[str], print_config: bool, show_token: bool = False
+) -> int:
+    """Write the config to the data dir and exec Claude Code; returns only when printing the config.
+
+    Raises:
+        NotFound: no Claude Code binary.
+        Unavailable: the config file cannot be written.
+    """
     if print_config:
+        document = mcp_config(config, attach=attach, show_token=show_token)
         sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
-    binary = find_claude(os.environ, Path.cwd())
-    config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    binary, found_via = find_claude(os.environ)
+    ensure_private_dir(config.data_dir)
     path = config.data_dir / "claude-mcp.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    write_privately(path, orjson.dumps(mcp_config(config, attach=attach), option=orjson.OPT_INDENT_2))
+    sys.stderr.write(f"swarm-mcp: running Claude Code {binary} (found via {found_via}) with {path}\n")
+    sys.stderr.flush()
     args = list(claude_args)
     if args[:1] == ["--"]:
         args = args[1:]

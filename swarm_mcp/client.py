@@ -1,7 +1,7 @@
 """A small synchronous MCP client for scripts, tests and benchmarks.
 
-Three wire forms: a server subprocess over stdio, a TCP socket speaking JSON-RPC lines, and
-Streamable HTTP over one keep-alive socket (hand-rolled HTTP/1.1, so it costs far less per call
+Four wire forms: a server subprocess over stdio, a TCP socket or the data dir's Unix socket speaking
+JSON-RPC lines (sending the token first when given), and Streamable HTTP over one keep-alive socket (hand-rolled HTTP/1.1, so it costs far less per call
 than the SDK's client and benchmarks measure the server, not the client). Not for production
 use by other programs: it trusts the server's framing.
 """
@@ -87,10 +87,42 @@ class LineClient(_Mcp):
         return cls(io.BufferedReader(process.stdout, 1 << 16), process.stdin, process=process)  # type: ignore[arg-type]
 
     @classmethod
-    def connect(cls, host: str, port: int, *, timeout: float | None = 30) -> LineClient:
+    def connect(cls, host: str, port: int, *, timeout: float | None = 30, token: str | None = None) -> LineClient:
+        """A TCP line connection; with `token`, authenticated before it is returned."""
         sock = socket.create_connection((host, port), timeout=timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return cls(sock.makefile("rb"), sock.makefile("wb", buffering=0), sock=sock)
+        return cls._over(sock, token)
+
+    @classmethod
+    def connect_unix(cls, path: str, *, timeout: float | None = 30, token: str | None = None) -> LineClient:
+        """A line connection on a daemon's Unix socket (`<data dir>/swarm-mcp.sock`)."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+        except OSError:
+            sock.close()
+            raise
+        return cls._over(sock, token)
+
+    @classmethod
+    def _over(cls, sock: socket.socket, token: str | None) -> LineClient:
+        client = cls(sock.makefile("rb"), sock.makefile("wb", buffering=0), sock=sock)
+        if token is not None:
+            try:
+                client.authenticate(token)
+            except BaseException:
+                client.close()
+                raise
+        return client
+
+    def authenticate(self, token: str) -> None:
+        """Send the token as the connection's first line (`swarm-mcp/authenticate`).
+
+        Raises:
+            McpError: the server refused it (-32001).
+        """
+        self.request("swarm-mcp/authenticate", {"token": token})
 
     # -- raw -------------------------------------------------------------------------------
 

@@ -55,12 +55,15 @@ class Config:
     log_level: LogLevel = _setting("info", "Lowest level written to the log: debug, info, warning or error.")
     log_file: Path | None = _setting(None, "Write logs to this file instead of stderr.")
     tcp: str | None = _setting(None, "Serve TCP on HOST:PORT (Streamable HTTP at /mcp and JSON-RPC lines on one port).")
+    tools: str | None = _setting(None, "Serve only these tool areas, comma-separated: features, memory, neural, swarm, tasks, benchmark.")
     token: str | None = _setting(None, "Bearer token required by HTTP clients (required off loopback).", secret=True)
     token_file: Path | None = _setting(None, "Read the bearer token from this file.")
     max_line_bytes: int = _setting(4 * 2**20, "Largest JSON-RPC line accepted on stdio and TCP lines.")
     max_http_body_bytes: int = _setting(4 * 2**20, "Largest HTTP request body accepted at /mcp.")
     shutdown_grace: float = _setting(0.5, "Seconds in-flight requests get to finish when the server stops.")
-    allow_external_paths: bool = _setting(False, "Let file paths in tool arguments point outside the data dir.")
+    allow_external_paths: tuple[Path, ...] = _setting(
+        (), "Directories outside the data dir that tool file paths may also name (a list; ':'-separated in env and flags)."
+    )
     memory_hot_max_entries: int = _setting(100_000, "Most entries kept in the in-memory hot tier.")
     memory_hot_max_bytes: int = _setting(256 * 2**20, "Most bytes of values kept in the hot tier.")
     memory_flush_ms: int = _setting(50, "Write-behind interval in milliseconds (the most a kill -9 can lose).")
@@ -70,6 +73,29 @@ class Config:
     neural_max_layer_size: int = _setting(4096, "Largest number of neurons allowed in one layer.")
     neural_workers: int = _setting(2, "Neural computations that may run at once (worker threads).")
     neural_host_devices: int = _setting(0, "JAX CPU devices to create (0: one per usable core, so populations use every core).")
+    swarm_max_swarms: int = _setting(64, "Most swarms the daemon keeps at once.")
+    swarm_max_agents: int = _setting(10_000, "Most agents one swarm may have (its maxAgents is capped here).")
+    swarm_max_open_subtasks: int = _setting(100_000, "Most unfinished subtasks across all swarms.")
+    swarm_max_finished_tasks: int = _setting(10_000, "Finished tasks kept per swarm; the oldest are dropped beyond this.")
+    swarm_lease_seconds: float = _setting(300.0, "Default lease of a claimed subtask, in seconds (task_heartbeat extends it).")
+    swarm_restart_intensity: int = _setting(5, "Restarts a swarm supervisor allows within swarm_restart_period before escalating.")
+    swarm_restart_period: float = _setting(10.0, "Seconds over which restarts are counted.")
+    swarm_learning: bool = _setting(True, "Agent brains learn from finished subtasks and route work (false: capability and load only).")
+    swarm_brain_save_every: int = _setting(16, "A brain is saved to the store at least every this many new experiences.")
+    claude_workers: int = _setting(2, "Headless Claude Code workers (executor 'claude') that may run at once.")
+    claude_timeout: float = _setting(600.0, "Seconds one Claude Code worker may run on a subtask before it is killed.")
+    claude_bin: Path | None = _setting(None, "The Claude Code binary for workers (default: $CLAUDE_BIN, then PATH, then the usual install folders).")
+    claude_workdir: Path | None = _setting(None, "The folder Claude Code workers run in (default: the daemon's working directory).")
+    # -- what one client may take from the others (listeners, responses, the store, networks) --
+    unix_socket: bool = _setting(True, "Serve the line protocol on <data dir>/swarm-mcp.sock (mode 0600) for local clients.")
+    max_connections: int = _setting(256, "Most connections one listener (the TCP port, the Unix socket) holds; more are refused.")
+    max_in_flight: int = _setting(64, "Most requests running at once on one connection; its further lines wait to be read.")
+    header_timeout: float = _setting(10.0, "Seconds a new connection has to send its first line, or its first HTTP request's headers (0: no limit).")
+    idle_timeout: float = _setting(300.0, "Seconds a line connection may sit with nothing in flight and no line before it is closed (0: never).")
+    max_response_bytes: int = _setting(32 * 2**20, "Largest tool result sent; a bigger one is refused with how to ask for less.")
+    memory_max_bytes: int = _setting(2**30, "Store quota: a write that would grow the stored entries past this many bytes is refused.")
+    neural_max_parameters: int = _setting(16 * 2**20, "Most weights and biases one network may have.")
+    neural_max_layers: int = _setting(1024, "Most layers one network may have, input and output included (cascade2 adds one per neuron).")
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -81,22 +107,41 @@ class Config:
         return self.data_dir / "networks"
 
     @property
+    def exports_dir(self) -> Path:
+        """Memory export, import and backup files."""
+        return self.data_dir / "exports"
+
+    @property
+    def training_data_dir(self) -> Path:
+        """FANN `.data` files that `neural_train` / `neural_test` read through `dataPath`."""
+        return self.data_dir / "data"
+
+    @property
     def lock_path(self) -> Path:
         return self.data_dir / "swarm-mcp.lock"
 
     @property
+    def socket_path(self) -> Path:
+        return self.data_dir / "swarm-mcp.sock"
+
+    @property
     def resolved_token(self) -> str | None:
-        """The bearer token from `token` or, failing that, `token_file` (stripped)."""
+        """The bearer token from `token` or, failing that, `token_file` (stripped).
+
+        Raises:
+            ConfigError: the file cannot be read, or the token is shorter than 32 characters or
+                holds spaces or control characters.
+        """
         if self.token:
-            return self.token
+            return _checked_token(self.token, "SWARM_MCP_TOKEN")
         if self.token_file is not None:
             try:
                 text = self.token_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"cannot read token file {self.token_file}: {exc.strerror}") from exc
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"cannot read token file {self.token_file}: {getattr(exc, 'strerror', exc)}") from exc
             if not text:
                 raise ConfigError(f"token file {self.token_file} is empty; put the token on its first line")
-            return text
+            return _checked_token(text, f"the token in {self.token_file}")
         return None
 
     def describe(self) -> list[tuple[str, str, str]]:
@@ -106,10 +151,24 @@ class Config:
             value = getattr(self, f.name)
             if f.metadata["secret"] and value is not None:
                 rendered = f"<set, {len(str(value))} characters>"
+            elif isinstance(value, tuple):
+                rendered = os.pathsep.join(str(item) for item in value)
             else:
                 rendered = "" if value is None else str(value)
             rows.append((f.name, rendered, str(self.sources.get(f.name, Source("default")))))
         return rows
+
+
+MIN_TOKEN_CHARS = 32
+
+
+def _checked_token(token: str, where: str) -> str:
+    if len(token) < MIN_TOKEN_CHARS or not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
+        raise ConfigError(
+            f"{where} must be at least {MIN_TOKEN_CHARS} printable ASCII characters without spaces (it has {len(token)}); "
+            "a guessable token protects nothing. Generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return token
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +245,28 @@ def _coerce(name: str, raw: Any, source: Source) -> Any:
         return value
     if hint is Path:
         return Path(os.path.expanduser(str(raw))).absolute()
+    if hint == tuple[Path, ...]:
+        return _directories(where, raw)
     if hint is str:
         return str(raw)
     raise AssertionError(f"unhandled config type {hint!r}")  # pragma: no cover
+
+
+def _directories(where: str, raw: Any) -> tuple[Path, ...]:
+    """A list of directories: a TOML list of strings, or one string with entries separated by ':'."""
+    if isinstance(raw, bool) or str(raw).strip().lower() in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+        raise ConfigError(
+            f"{where} is {raw!r}; it is now a list of directories that tool file paths may name, "
+            'e.g. allow_external_paths = ["/srv/swarm-exports"] (a switch that opened every path is no longer offered)'
+        )
+    items = raw.split(os.pathsep) if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
+        raise ConfigError(f"{where} is {raw!r}; give a list of directory paths")
+    directories = tuple(Path(os.path.expanduser(item)).absolute() for item in items if item.strip())
+    for directory in directories:
+        if directory == Path(directory.anchor):
+            raise ConfigError(f"{where} lists {directory}, the whole file system; list the directories tools may use")
+    return directories
 
 
 def _flatten_toml(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -240,6 +318,10 @@ def load_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
         sources["data_dir"] = Source("default")
 
     config_path = values["data_dir"] / CONFIG_FILE
+    from .datadir import check_owned_privately  # config.toml there sets the token file and paths: trust it only if private
+
+    check_owned_privately(values["data_dir"], what="data dir")
+    check_owned_privately(config_path, what="config file")
     for name, raw in _read_config_file(config_path).items():
         if name not in names or name == "data_dir":
             raise ConfigError(
@@ -256,6 +338,11 @@ def load_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
             if name not in names:
                 raise ConfigError(f"unknown setting {name!r}")
             take(name, raw, Source("flag", "--" + name.replace("_", "-")))
+    if values.get("tools"):
+        known = ("features", "memory", "neural", "swarm", "tasks", "benchmark")
+        unknown = [a for a in str(values["tools"]).split(",") if a.strip() and a.strip() not in known]
+        if unknown:
+            raise ConfigError(f"tools (from {sources['tools']}) names unknown area(s) {unknown}; valid: {', '.join(known)}")
     if values.get("tcp") is not None:
         try:
             parse_host_port(values["tcp"])
@@ -263,7 +350,9 @@ def load_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
             raise ConfigError(f"tcp (from {sources['tcp']}): {exc}") from None
     for name in names:
         sources.setdefault(name, Source("default"))
-    return Config(**values, sources=sources)
+    config = Config(**values, sources=sources)
+    _ = config.resolved_token  # a short or unreadable token is refused now, not at the first request
+    return config
 
 
 def parse_host_port(text: str, *, default_host: str = "127.0.0.1", default_port: int = 8765) -> tuple[str, int]:

@@ -73,9 +73,13 @@ async def run_daemon(config: Config, *, stdio: bool, tcp: str | None, signals: S
         signals.attach(stopper)
     try:
         async with open_app(config, stopper, after_jax_import=heap.settle) as app:
-            registry = build_registry(app)
+            registry = build_registry(app, config.tools)
             with anyio.CancelScope() as serving:
                 async with anyio.create_task_group() as transports:
+                    if config.unix_socket:
+                        from .transports.unix import serve_unix
+
+                        await transports.start(serve_unix, app, registry)
                     if tcp is not None:
                         from .transports.tcp import serve_tcp
 

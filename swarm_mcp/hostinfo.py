@@ -2,15 +2,12 @@
 
 Each function returns plain JSON-ready dicts. Nothing is hard-coded: CPU facts come from
 `/proc/cpuinfo`, memory from `/proc/meminfo` and `/proc/self/status`, package versions from the
-installed distributions, SQLite features from a probe, JAX devices from JAX itself (in a
-subprocess when the daemon has not imported JAX, so asking does not load it).
+installed distributions, SQLite features from a probe. JAX facts come from `swarm_mcp.jax_probe`.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.metadata
-import importlib.util
 import os
 import platform
 import shutil
@@ -20,19 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import anyio
-import orjson
 
-__all__ = ("cpu_info", "memory_info", "neural_info", "process_rss_bytes", "runtime_info", "storage_info")
+__all__ = ("cpu_info", "memory_info", "process_rss_bytes", "runtime_info", "storage_info")
 
 PACKAGES = ("swarm-mcp", "mcp", "anyio", "orjson", "aiosqlite", "structlog", "pydantic", "uvicorn", "jax", "jaxlib", "numpy")
 _SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c")
-_JAX_PROBE = """
-import json, jax
-devices = jax.devices()
-print(json.dumps({"jax_version": jax.__version__, "backend": jax.default_backend(),
-  "devices": [{"id": d.id, "platform": d.platform, "kind": getattr(d, "device_kind", "")} for d in devices]}))
-"""
 
 
 def _read(path: str) -> str | None:
@@ -46,6 +35,8 @@ def _read(path: str) -> str | None:
 def _package_versions() -> dict[str, str | None]:
     """Installed versions, read once: they describe the code this process loaded, which cannot
     change while it runs (each lookup scans site-packages, ~0.4 ms)."""
+    import importlib.metadata  # ~10 ms to import: only when asked
+
     versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
@@ -111,8 +102,21 @@ def _meminfo_bytes(text: str, key: str) -> int | None:
     return None
 
 
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_statm_fd: int | None = None
+
+
 def process_rss_bytes() -> int | None:
-    return _meminfo_bytes(_read("/proc/self/status") or "", "VmRSS")
+    """This process's resident set now, from /proc/self/statm (kept open and re-read: a stats
+    call asks every time, and opening /proc/self/status cost more than the rest of that call)."""
+    global _statm_fd
+    try:
+        if _statm_fd is None:
+            _statm_fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+        fields = os.pread(_statm_fd, 256, 0).split()
+        return int(fields[1]) * _PAGE_SIZE
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def memory_info() -> dict[str, Any]:
@@ -152,38 +156,3 @@ def storage_info(data_dir: Path) -> dict[str, Any]:
         "disk_total_bytes": usage.total if usage else None,
         "db_bytes": db.stat().st_size if db.exists() else None,
     }
-
-
-async def neural_info() -> dict[str, Any]:
-    """JAX availability, backend and devices; probed in a subprocess unless JAX is already loaded."""
-    installed = importlib.util.find_spec("jax") is not None
-    loaded = "jax" in sys.modules
-    info: dict[str, Any] = {"jax_installed": installed, "jax_loaded_in_daemon": loaded}
-    if not installed:
-        return {**info, "available": False, "reason": "jax is not installed; install swarm-mcp with its dependencies"}
-    started = time.perf_counter()
-    if loaded:
-        import jax
-
-        devices = jax.devices()
-        probe = {
-            "jax_version": jax.__version__,
-            "backend": jax.default_backend(),
-            "devices": [{"id": d.id, "platform": d.platform, "kind": getattr(d, "device_kind", "")} for d in devices],
-        }
-        info["probed_in"] = "daemon"
-    else:
-        env = {**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "")}
-        try:
-            with anyio.fail_after(120):
-                done = await anyio.run_process([sys.executable, "-c", _JAX_PROBE], env=env, check=False)
-        except TimeoutError:
-            return {**info, "available": False, "reason": "probing JAX took over 120 s"}
-        if done.returncode != 0:
-            tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            return {**info, "available": False, "reason": f"importing jax failed: {tail[0]}"}
-        probe = orjson.loads(done.stdout.strip().splitlines()[-1])
-        info["probed_in"] = "subprocess"
-    info.update(probe, available=True, probe_ms=round((time.perf_counter() - started) * 1000, 1))
-    info["device_count"] = len(probe["devices"])
-    return info

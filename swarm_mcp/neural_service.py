@@ -1,8 +1,8 @@
 """The daemon's standalone neural networks: ids, persistence, and compute off the event loop.
 
-`swarm_mcp.neural` (and so JAX) is imported the first time a network is needed, in a worker
-thread, after pointing JAX's persistent compilation cache at `<data_dir>/jax-cache` so a restart
-does not recompile. Every network lives in the store (`store.networks`: a summary as metadata and
+JAX comes from the daemon's shared `NeuralRuntime`, loaded the first time a network is needed.
+numpy, like JAX, is imported on first use: starting the daemon and listing tools load neither.
+Every network lives in the store (`store.networks`: a summary as metadata and
 the exact JSON image as the blob), so it survives a restart; loaded networks are cached here.
 Training, running and testing run in worker threads (at most `neural_workers` at once), one
 operation per network at a time. Long training reports progress and stops at the next report
@@ -12,10 +12,8 @@ point when its call is cancelled, keeping (and saving) what it trained so far.
 from __future__ import annotations
 
 import functools
-import os
 import re
 import secrets
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -27,22 +25,27 @@ from typing_extensions import NotRequired, TypedDict  # pydantic needs these on 
 
 import anyio
 import anyio.from_thread
-import numpy as np
 import orjson
 import structlog
 
 from .errors import InvalidArgument, LimitExceeded, NotFound
+from .files import read_bounded, write_privately
+from .paths import ensure_private_dir
+from .neural_runtime import NeuralRuntime
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .memory import TieredStore
     from .neural import Network, TrainData
 
-__all__ = ("NeuralService", "TrainReport", "as_data", "jsonable")
+__all__ = ("NeuralService", "TrainReport", "as_data", "jsonable", "parameter_count")
 
 log = structlog.get_logger("swarm_mcp.neural")
 
 T = TypeVar("T")
 ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+_NET_FILE_BYTES_PER_PARAMETER = 64
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
@@ -60,6 +63,8 @@ def as_data(inputs: Any, outputs: Any, *, n_in: int | None = None, n_out: int | 
 
 
 def _matrix(rows: Any, what: str, width: int | None) -> np.ndarray:
+    import numpy as np
+
     try:
         with np.errstate(all="ignore"):  # overflow to inf is reported below, with its position
             array = np.asarray(rows, dtype=np.float32)
@@ -115,77 +120,26 @@ class _Slot:
 
 
 class NeuralService:
-    """Standalone networks of the daemon (the swarm engine's populations are separate)."""
+    """Standalone networks of the daemon (agent brains live in the swarm engine, on the same runtime)."""
 
-    def __init__(self, store: TieredStore, data_dir: Path, *, max_layer_size: int, workers: int = 2,
-                 host_devices: int = 0, clock: Callable[[], float] = time.time,
-                 after_jax_import: Callable[[], None] | None = None) -> None:
+    def __init__(self, store: TieredStore, runtime: NeuralRuntime, *, max_layer_size: int,
+                 max_layers: int = 1024, max_parameters: int = 16 * 2**20, max_response_bytes: int = 32 * 2**20,
+                 clock: Callable[[], float] = time.time) -> None:
         self._store = store
-        self._cache_dir = data_dir / "jax-cache"
+        self.runtime = runtime
         self.max_layer_size = max_layer_size
-        self._limiter = anyio.CapacityLimiter(workers)
-        self._host_devices = host_devices
+        self.max_layers = max_layers
+        self.max_parameters = max_parameters
+        self.max_response_bytes = max_response_bytes
         self._clock = clock
-        self._after_jax_import = after_jax_import
         self._slots: dict[str, _Slot] = {}
         self._loaded_from_store = False
-        self._jax_lock = threading.Lock()
-        self.jax_ready = False
-        self.compute_s = 0.0
-
-    # -- JAX, lazily -----------------------------------------------------------------------
 
     def _neural(self) -> Any:
-        """Import `swarm_mcp.neural` (JAX) once, with the persistent compilation cache set up."""
-        with self._jax_lock:
-            if not self.jax_ready:
-                started = time.perf_counter()
-                import jax
-
-                devices = self._host_devices or len(os.sched_getaffinity(0))
-                if devices > 1 and "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-                    try:  # one CPU device per core, so populations shard over every core (before the backend starts)
-                        jax.config.update("jax_num_cpu_devices", devices)
-                    except RuntimeError:
-                        log.warning("jax_cpu_devices_fixed", detail="JAX was already initialised; keeping its devices")
-                import swarm_mcp.neural as neural
-
-                self._cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-                neural.configure_compilation_cache(self._cache_dir)
-                self.jax_ready = True
-                if self._after_jax_import is not None:
-                    self._after_jax_import()
-                log.info("jax_loaded", seconds=round(time.perf_counter() - started, 3), backend=jax.default_backend(),
-                         compilation_cache=str(self._cache_dir))
-        return sys.modules["swarm_mcp.neural"]
-
-    async def _offload_stoppable(self, job: Callable[[], None], stop: threading.Event) -> None:
-        """Run `job` in a worker; if this call is cancelled meanwhile, set `stop` (the job checks it
-        at its report points) and still wait for the worker, so its result can be kept."""
-        failure: Exception | None = None
-        async with anyio.create_task_group() as watch:
-
-            async def set_stop_when_cancelled() -> None:
-                try:
-                    await anyio.sleep_forever()
-                finally:
-                    stop.set()
-
-            watch.start_soon(set_stop_when_cancelled)
-            try:
-                await self._offload(job)
-            except Exception as exc:  # re-raised bare below, not wrapped in the task group's group
-                failure = exc
-            watch.cancel_scope.cancel()
-        if failure is not None:
-            raise failure
+        return self.runtime.load()
 
     async def _offload(self, fn: Callable[..., T], *args: Any) -> T:
-        started = time.perf_counter()
-        try:
-            return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=self._limiter)
-        finally:
-            self.compute_s += time.perf_counter() - started
+        return await self.runtime.run(fn, *args)
 
     # -- the registry of networks ----------------------------------------------------------
 
@@ -240,7 +194,7 @@ class NeuralService:
         await self._ensure_listed()
         if network_id in self._slots:
             raise InvalidArgument(f"a network with id {network_id!r} already exists; pick another id or omit it")
-        self._check_sizes(network.layout.sizes)
+        self.check_layers(network.layout.sizes, shortcut=int(network.layout.network_type) == 1)
         slot = _Slot({"network_id": network_id, "created": self._clock(), "epochs_trained": 0}, 0)
         self._slots[network_id] = slot
         try:
@@ -250,13 +204,43 @@ class NeuralService:
             raise
         return slot.summary
 
-    def _check_sizes(self, sizes: Sequence[int]) -> None:
+    def check_layers(self, sizes: Sequence[int], *, shortcut: bool = False) -> None:
+        """Refuse a network over the configured limits, before anything is allocated.
+
+        Raises:
+            LimitExceeded: more layers than `neural_max_layers`, a layer larger than
+                `neural_max_layer_size`, or more weights and biases than `neural_max_parameters`.
+        """
+        if len(sizes) > self.max_layers:
+            raise LimitExceeded(
+                f"a network of {len(sizes)} layers exceeds the limit of {self.max_layers} layers "
+                "(setting neural_max_layers); use fewer layers"
+            )
         too_big = [s for s in sizes if s > self.max_layer_size]
         if too_big:
+            shown = list(sizes) if len(sizes) <= 12 else f"{list(sizes[:12])[:-1]}, …] ({len(sizes)} layers)"
             raise LimitExceeded(
-                f"layer sizes {list(sizes)} exceed the limit of {self.max_layer_size} neurons per layer "
+                f"layer sizes {shown} exceed the limit of {self.max_layer_size} neurons per layer "
                 "(setting neural_max_layer_size); use smaller layers"
             )
+        count = parameter_count(sizes, shortcut=shortcut)
+        if count > self.max_parameters:
+            raise LimitExceeded(
+                f"this network would have {count:,} weights and biases; the limit is {self.max_parameters:,} "
+                "(setting neural_max_parameters). Use fewer or smaller layers"
+            )
+
+    def check_cascade(self, network: Network, max_neurons: int) -> None:
+        """Refuse a cascade2 run that could grow `network` past the limits (each neuron is a layer).
+
+        Raises:
+            LimitExceeded: as `check_layers`, for the largest network the run may grow.
+        """
+        sizes = list(network.layout.sizes)
+        try:
+            self.check_layers([*sizes[:-1], *[1] * max_neurons, sizes[-1]], shortcut=True)
+        except LimitExceeded as exc:
+            raise LimitExceeded(f"cascade2 with maxNeurons {max_neurons} could exceed a limit: {exc}; lower maxNeurons") from None
 
     # -- operations ------------------------------------------------------------------------
 
@@ -276,11 +260,28 @@ class NeuralService:
             return await self._network(network_id, slot)
 
     async def run(self, network_id: str, inputs: Any, *, apply_scaling: bool) -> np.ndarray:
+        """Outputs for each input row, refused before any work when they would not fit one response.
+
+        Raises:
+            LimitExceeded: rows × outputs would make a result over `max_response_bytes`.
+        """
         slot = await self._slot(network_id)
         async with slot.lock:
             network = await self._network(network_id, slot)
+            self._check_run_size(len(inputs), network.layout.num_output)
             x = _matrix(inputs, "inputs", network.layout.num_input)
             return await self._offload(_run, self._neural(), network, x, apply_scaling)
+
+    def _check_run_size(self, rows: int, outputs: int) -> None:
+        # A float32 takes at most 16 bytes as JSON; a result is sent twice (structured and as text).
+        row_bytes = 2 * (16 * outputs + 2)
+        if rows * row_bytes > self.max_response_bytes:
+            most = max(1, self.max_response_bytes // row_bytes)
+            raise LimitExceeded(
+                f"{rows:,} rows of {outputs:,} outputs would make a result of up to {rows * row_bytes / 2**20:.1f} MiB, over "
+                f"the {self.max_response_bytes / 2**20:.0f} MiB limit of one response (setting max_response_bytes). "
+                f"Send at most {most:,} rows per neural_run call and page through the inputs"
+            )
 
     async def test(self, network_id: str, data: tuple[np.ndarray, np.ndarray] | Callable[[Any], TrainData]) -> dict[str, Any]:
         slot = await self._slot(network_id)
@@ -320,6 +321,8 @@ class NeuralService:
         slot = await self._slot(network_id)
         async with slot.lock:
             network = await self._network(network_id, slot)
+            if cascade_max_neurons is not None:
+                self.check_cascade(network, cascade_max_neurons)
             train_data = await self._data(data, network)
             neural = self._neural()
             try:
@@ -339,7 +342,7 @@ class NeuralService:
                 cascade_max_neurons, seed, report, holder,
             )
             try:
-                await self._offload_stoppable(job, stop)
+                await self.runtime.run_stoppable(job, stop)
             finally:
                 if "network" in holder:
                     with anyio.CancelScope(shield=True):
@@ -361,14 +364,16 @@ class NeuralService:
         neural = self._neural()
         text = await self._offload(neural.format_net if fmt == "net" else neural.network_to_json, network)
         data = text.encode()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        await anyio.Path(path).write_bytes(data)
-        return len(data)
+        ensure_private_dir(path.parent)
+        return await anyio.to_thread.run_sync(write_privately, path, data)
 
     async def load_file(self, path: Path, fmt: str, network_id: str) -> dict[str, Any]:
         try:
-            text = (await anyio.Path(path).read_bytes()).decode()
-        except FileNotFoundError:
+            # A .net file holds each weight as text (~20 bytes): a bigger file cannot fit neural_max_parameters.
+            limit = _NET_FILE_BYTES_PER_PARAMETER * self.max_parameters + 2**20
+            data = await anyio.to_thread.run_sync(lambda: read_bounded(path, limit=limit, what="network file"))
+            text = data.decode()
+        except NotFound:
             raise NotFound(f"no file at {path}; neural_save writes one, or copy a FANN .net file there") from None
         except UnicodeDecodeError:
             raise InvalidArgument(f"{path} is not a text file; expected a FANN .net file or a JSON network") from None
@@ -378,28 +383,32 @@ class NeuralService:
         return await self.add(network_id, network, loaded_from=str(path))
 
     def status(self) -> dict[str, Any]:
-        """Facts about the runtime; JAX facts only if JAX is loaded (asking never loads it)."""
+        """Facts about the networks and the runtime; JAX facts only if JAX is loaded (asking never loads it)."""
         loaded = [slot.network for slot in self._slots.values() if slot.network is not None]
-        out: dict[str, Any] = {
-            "jax_loaded": self.jax_ready,
+        return {
+            **self.runtime.status(),
             "networks_known": len(self._slots) if self._loaded_from_store else None,
             "networks_loaded": len(loaded),
             "parameter_bytes_loaded": sum(_param_bytes(n) for n in loaded),
-            "compute_seconds": round(self.compute_s, 3),
-            "workers": self._limiter.total_tokens,
-            "workers_busy": self._limiter.borrowed_tokens,
-            "compilation_cache_dir": str(self._cache_dir),
-            "compilation_cache_files": _count_files(self._cache_dir),
         }
-        if self.jax_ready:
-            out.update(_jax_status(self._neural()))
-        return out
+
+
+def parameter_count(sizes: Sequence[int], *, shortcut: bool = False) -> int:
+    """Weights and biases of a FANN network with these layer sizes (fully connected; a shortcut
+    layer sees every earlier layer and only the input's bias)."""
+    count, seen = 0, 0
+    for before, size in zip(sizes[:-1], sizes[1:], strict=False):
+        seen += before
+        count += ((seen if shortcut else before) + 1) * size
+    return count
 
 
 # -- work done in worker threads (plain functions: numpy and JAX in, numpy and values out) ---------
 
 
 def summarize(network: Network) -> dict[str, Any]:
+    import numpy as np
+
     layout = network.layout
     acts = [layout.activation_ids(layer) for layer in range(1, layout.num_layers)]
     names = _activation_names()
@@ -424,50 +433,20 @@ def _activation_names() -> dict[int, str]:
 
 
 def _param_bytes(network: Network) -> int:
+    import numpy as np
+
     return int(sum(np.asarray(leaf).nbytes for layer in network.params.layers for leaf in layer))
 
 
-def _count_files(folder: Path) -> int:
-    try:
-        return sum(1 for _ in os.scandir(folder))
-    except OSError:
-        return 0
 
 
-def _jax_status(neural: Any) -> dict[str, Any]:
-    import jax
-
-    devices = []
-    for device in jax.devices():
-        stats = device.memory_stats() or {}
-        devices.append({"id": device.id, "platform": device.platform, "kind": getattr(device, "device_kind", ""),
-                        **{k: v for k, v in stats.items() if k in ("bytes_in_use", "peak_bytes_in_use", "bytes_limit")}})
-    return {
-        "backend": jax.default_backend(),
-        "jax_version": jax.__version__,
-        "devices": devices,
-        "live_arrays": len(jax.live_arrays()),
-        "compiled": _compiled(neural.compile_stats()),
-    }
 
 
-def _compiled(stats: Any) -> dict[str, Any]:
-    """The population kernels compiled so far (standalone networks use the jit caches of the driver)."""
-    return {
-        "compiles": stats.compiles,
-        "recompiles": stats.recompiles,
-        "traces": stats.traces,
-        "persistent_cache_hits": stats.persistent_cache_hits,
-        "compile_seconds": round(stats.compile_seconds, 3),
-        "functions": [
-            {"kind": f.kind, "layers": list(f.layout.sizes), "algorithm": f.algorithm, "capacity": f.capacity,
-             "devices": f.devices, "compile_seconds": round(f.compile_seconds, 3), "from_disk": f.from_disk}
-            for f in stats.functions
-        ],
-    }
 
 
 def _run(neural: Any, network: Network, x: np.ndarray, apply_scaling: bool) -> np.ndarray:
+    import numpy as np
+
     scaling = network.params.scaling
     if apply_scaling and scaling is not None:
         x = np.asarray(neural.scale_input(scaling, x))
@@ -478,6 +457,8 @@ def _run(neural: Any, network: Network, x: np.ndarray, apply_scaling: bool) -> n
 
 
 def _test(neural: Any, network: Network, data: TrainData) -> dict[str, Any]:
+    import numpy as np
+
     mse, bit_fail = neural.evaluate_data(network, data)
     outputs = np.asarray(neural.run(network, data.inputs))
     targets = np.asarray(data.outputs)

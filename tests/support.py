@@ -25,6 +25,20 @@ FANN_GOLDEN = REPO_ROOT / "tests" / "data" / "fann-golden"  # C FANN 2.2.0 refer
 SERVE = [sys.executable, "-m", "swarm_mcp", "serve"]
 
 
+def in_ci(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether this run is CI (`CI` set to anything but empty, 0 or false; `.ci/run` sets CI=1)."""
+    return environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
+def requirement_missing(reason: str) -> None:
+    """A test's requirement is absent: a failure under CI (which promises to provide it), a skip elsewhere."""
+    import pytest
+
+    if in_ci():
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
 def server_env(home: Path | str, **extra: str) -> dict[str, str]:
     """Environment for a server subprocess: this checkout first on the path, its own data dir."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWARM_MCP_")}
@@ -176,7 +190,7 @@ class LineHarness:
     Use as `async with LineHarness(session) as h:`; leaving sends EOF and waits for the driver.
     """
 
-    def __init__(self, session: Any, *, max_line_bytes: int = 4 * 2**20, shutdown_grace: float = 0.5) -> None:
+    def __init__(self, session: Any, *, max_line_bytes: int = 4 * 2**20, shutdown_grace: float = 0.5, limits: Any = None) -> None:
         import asyncio
 
         import anyio
@@ -187,6 +201,7 @@ class LineHarness:
         self.stopping = anyio.Event()
         self.max_line_bytes = max_line_bytes
         self.shutdown_grace = shutdown_grace
+        self.limits = limits
         self.finished = anyio.Event()
         self.eof_seen = False
 
@@ -211,7 +226,7 @@ class LineHarness:
         self.sink.lines.close()
 
     async def run(self) -> None:
-        from swarm_mcp.protocol import serve_line_connection
+        from swarm_mcp.protocol import LineLimits, serve_line_connection
 
         try:
             await serve_line_connection(
@@ -222,6 +237,7 @@ class LineHarness:
                 shutdown_grace=self.shutdown_grace,
                 max_line_bytes=self.max_line_bytes,
                 on_eof=lambda: setattr(self, "eof_seen", True),
+                limits=self.limits or LineLimits(),
             )
         finally:
             self.finished.set()

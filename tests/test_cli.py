@@ -55,9 +55,57 @@ def test_a_bad_setting_exits_with_a_usage_error_naming_it(tmp_path: Path) -> Non
 def test_claude_without_a_binary_lists_where_it_looked_and_how_to_install(tmp_path: Path) -> None:
     done = run_cli("claude", "-p", "hi", home=tmp_path, env={"PATH": "/nonexistent", "HOME": str(tmp_path), "CLAUDE_BIN": ""})
     assert done.returncode == 1
-    for place in ("$CLAUDE_BIN", "PATH", "~/.local/bin/claude", "/usr/local/bin/claude", "./node_modules/.bin/claude"):
+    for place in ("$CLAUDE_BIN", "PATH", "~/.local/bin/claude", "/usr/local/bin/claude"):
         assert place in done.stderr
     assert "npm install -g @anthropic-ai/claude-code" in done.stderr
+
+
+def _stub_claude(folder: Path, record: Path) -> Path:
+    """An executable that records its arguments and the config file it was given."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stub = folder / "claude"
+    stub.write_text(f'#!/bin/sh\necho "$@" > {record}\ncat "$2" >> {record}\n')
+    stub.chmod(0o755)
+    return stub
+
+
+def test_claude_never_runs_a_binary_from_the_current_directory(tmp_path: Path) -> None:
+    record = tmp_path / "ran"
+    _stub_claude(tmp_path / "project" / "node_modules" / ".bin", record)
+    done = subprocess.run(
+        [sys.executable, "-m", "swarm_mcp", "claude", "-p", "hi"],
+        env={**server_env(tmp_path / "data"), "PATH": "/nonexistent", "HOME": str(tmp_path), "CLAUDE_BIN": "",
+             "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True, text=True, timeout=60, cwd=str(tmp_path / "project"), stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 1 and "not found" in done.stderr and "node_modules" not in done.stderr
+    assert not record.exists()
+
+
+def test_claude_says_which_binary_runs_and_writes_its_config_privately_never_through_a_symlink(tmp_path: Path) -> None:
+    home, record, victim = tmp_path / "data", tmp_path / "ran", tmp_path / "victim.json"
+    home.mkdir(mode=0o700)
+    victim.write_text("precious")
+    (home / "claude-mcp.json").symlink_to(victim)
+    stub = _stub_claude(tmp_path / "bin", record)
+    done = run_cli("claude", "-p", "hi", home=home, env={"CLAUDE_BIN": str(stub)})
+    assert done.returncode == 0, done.stderr
+    assert f"running Claude Code {stub} (found via $CLAUDE_BIN)" in done.stderr
+    config = home / "claude-mcp.json"
+    assert victim.read_text() == "precious" and not config.is_symlink()
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert record.read_text().startswith(f"--mcp-config {config} --strict-mcp-config -p hi") and '"mcpServers"' in record.read_text()
+
+
+def test_claude_print_config_masks_the_bearer_token_unless_asked(tmp_path: Path) -> None:
+    token = "t" * 40
+    url = "http://127.0.0.1:9/mcp"
+    masked = run_cli("claude", "--print-config", "--attach", url, home=tmp_path, env={"SWARM_MCP_TOKEN": token})
+    assert masked.returncode == 0 and token not in masked.stdout
+    header = orjson.loads(masked.stdout)["mcpServers"]["swarm-http"]["headers"]["Authorization"]
+    assert header.startswith("Bearer <set, 40 characters")
+    shown = run_cli("claude", "--print-config", "--show-token", "--attach", url, home=tmp_path, env={"SWARM_MCP_TOKEN": token})
+    assert orjson.loads(shown.stdout)["mcpServers"]["swarm-http"]["headers"]["Authorization"] == f"Bearer {token}"
 
 
 def test_claude_print_config_uses_this_installs_absolute_paths(tmp_path: Path) -> None:

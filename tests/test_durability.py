@@ -73,6 +73,31 @@ def test_kill_9_under_write_load_keeps_every_durable_write_and_bounds_the_rest(t
         assert window <= FLUSH_WINDOW_S + 0.15, f"lost writes acknowledged up to {window * 1000:.0f} ms before the kill"
 
 
+def test_kill_9_keeps_every_default_write_acknowledged_more_than_one_flush_window_before_it(tmp_path: Path) -> None:
+    # Default writes only: a durable write commits everything pending, so it would hide a flusher
+    # that never runs. Here only the write-behind flusher can have committed what survives.
+    acks: list[tuple[str, float]] = []
+    with spawn_stdio(tmp_path) as writer:
+        writer.initialize()
+        assert writer.process is not None
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            key = f"k{len(acks):06d}"
+            store(writer, key, {"i": len(acks), "pad": "x" * 200})
+            acks.append((key, time.monotonic()))
+        os.kill(writer.process.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        writer.process.wait(timeout=10)
+    with spawn_stdio(tmp_path) as reader:
+        reader.initialize()
+        present = all_keys(reader)
+    assert len(acks) > 300, "the writer should have made many writes"
+    window = FLUSH_WINDOW_S + 0.15  # the flush interval plus one flush, with room for a loaded machine
+    old = [key for key, t in acks if t < killed_at - window]
+    missing = [key for key in old if key not in present]
+    assert old and not missing, f"{len(missing)} of {len(old)} writes older than {window} s were lost: {missing[:5]}"
+
+
 @pytest.mark.parametrize("stop", ["eof", "SIGTERM", "SIGINT"])
 def test_a_graceful_stop_loses_no_write(tmp_path: Path, stop: str) -> None:
     with spawn_stdio(tmp_path) as writer:

@@ -12,6 +12,7 @@ transaction holding the write has committed. Closing the store commits everythin
 from __future__ import annotations
 
 from ._errors import StoreCorrupt as StoreCorrupt, VersionConflict as VersionConflict
+from ._journal import BrainRecord as BrainRecord, BrainTable as BrainTable, Journal as Journal, RecordBatch as RecordBatch
 from ._records import (
     AgentRecord as AgentRecord,
     AgentTable as AgentTable,
@@ -40,15 +41,19 @@ __all__ = (
     "AgentRecord",
     "AgentTable",
     "BackupReport",
+    "BrainRecord",
+    "BrainTable",
     "EXPORT_FORMAT",
     "EXPORT_VERSION",
     "Entry",
     "EventLog",
     "EventRecord",
     "ImportReport",
+    "Journal",
     "NetworkRecord",
     "NetworkTable",
     "Page",
+    "RecordBatch",
     "SCHEMA_VERSION",
     "SearchHit",
     "StoreConfig",

@@ -14,6 +14,9 @@ MAX_KEY_CHARS = 512
 MAX_NAMESPACE_CHARS = 128
 MAX_TAGS = 64
 MAX_TAG_CHARS = 128
+# Deeper values are refused: every reply wraps a value a few levels further down, and orjson
+# stops at 255 levels, so a value stored at 253 levels made every `list` of its namespace fail.
+MAX_DEPTH = 64
 NAMESPACE_RE = re.compile(r"[A-Za-z0-9_.:/-]{1,128}")
 
 
@@ -55,7 +58,12 @@ def check_text(text: str, *, what: str) -> str:
 
 
 def dump_json(value: Any, *, what: str, limit: int) -> bytes:
-    """Serialize with orjson; the result is what the size limit counts."""
+    """Serialize with orjson; the result is what the size limit counts. Nesting is checked too.
+
+    Raises:
+        InvalidArgument: not JSON-serializable.
+        LimitExceeded: over `limit` bytes, or nested deeper than `MAX_DEPTH`.
+    """
     try:
         blob = orjson.dumps(value)
     except TypeError as exc:
@@ -68,7 +76,32 @@ def dump_json(value: Any, *, what: str, limit: int) -> bytes:
             f"The {what} is {len(blob)} bytes as JSON; the limit is {limit} bytes (StoreConfig.max_value_bytes). "
             "Split it into several entries or store a reference"
         )
+    check_depth(value, blob, what=what)
     return blob
+
+
+def check_depth(value: Any, blob: bytes, *, what: str) -> None:
+    """Refuse `value` (serialized as `blob`) when lists and objects nest deeper than `MAX_DEPTH`.
+
+    Costs two byte counts unless the JSON holds more than `MAX_DEPTH` brackets at all.
+
+    Raises:
+        LimitExceeded: nested too deep.
+    """
+    if len(blob) <= 2 * MAX_DEPTH or blob.count(b"[") + blob.count(b"{") <= MAX_DEPTH:
+        return
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, dict | list | tuple):
+                if depth + 1 > MAX_DEPTH:
+                    raise LimitExceeded(
+                        f"The {what} nests lists and objects more than {MAX_DEPTH} levels deep; the limit is {MAX_DEPTH}. "
+                        "Flatten it, or store the deeper parts as entries of their own"
+                    )
+                stack.append((child, depth + 1))
 
 
 def check_metadata(metadata: object, *, limit: int) -> bytes | None:

@@ -353,12 +353,16 @@ class NetworkTable(_Table[NetworkRecord]):
         Raises:
             Conflict: `if_version` did not match.
             InvalidArgument: `weights` is not bytes, or `agent_id` names no agent.
+            LimitExceeded: the store quota (`StoreConfig.max_bytes`) has no room for it.
         """
         if not isinstance(weights, bytes | bytearray | memoryview):
             raise InvalidArgument(f"weights must be bytes, not {type(weights).__name__}")
         _check_id("agent_id", agent_id, optional=True)
         values = {"agent_id": agent_id, "metadata": _json("metadata", metadata), "weights": bytes(weights)}
-        return await self._put(network_id, values, if_version)
+        self._core.check_quota(len(values["weights"]), what=f"saving network {network_id!r}")
+        record = await self._put(network_id, values, if_version)
+        self._core.note_written(len(values["weights"]))
+        return record
 
     async def list(self, *, agent_id: str | None = None, limit: int = 100, after: str | None = None) -> list[NetworkRecord]:
         """Networks in id order (weights included), optionally of one agent."""

@@ -7,12 +7,13 @@ of each value), and the tables later subsystems keep: `swarms`, `agents`, `tasks
 Version 2: `fts_backlog` (entries whose FTS rows are out of date: the flush commits rows there
 and a separate step indexes them). Version 3: `tombstones` (the last version of deleted and
 expired keys, so a key's version never goes backwards). Version 4: `record_tombstones`, the
-same for swarms, agents, tasks and networks.
+same for swarms, agents, tasks and networks. Version 5: `brains` (agent networks).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -190,12 +191,29 @@ END;
     for kind in ("tasks", "networks")
 )
 
+# Agent brains: each agent's network parameters and recent experiences (opaque blobs written by
+# the swarm engine through `Journal`), removed with their agent or swarm.
+_V5 = """
+CREATE TABLE brains (
+    agent_id TEXT PRIMARY KEY REFERENCES agents (id) ON DELETE CASCADE,
+    swarm_id TEXT REFERENCES swarms (id) ON DELETE CASCADE,
+    layout TEXT NOT NULL,
+    params BLOB NOT NULL,
+    experiences BLOB NOT NULL,
+    meta TEXT NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX brains_swarm ON brains (swarm_id, agent_id);
+CREATE INDEX tasks_swarm_id ON tasks (swarm_id, id);
+"""
+
 # (version, description, DDL). Append only; never edit an applied step.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (1, "entries with FTS5; swarms, agents, tasks, events, networks", _V1),
     (2, "fts_backlog: the FTS index is brought up to date after the flush, not in it", _V2),
     (3, "tombstones: a deleted or expired key's version never goes backwards", _V3),
     (4, "record_tombstones: a deleted record's version never goes backwards", _V4),
+    (5, "brains: agent networks and experiences; tasks listed per swarm in id order", _V5),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -276,6 +294,17 @@ def _split(ddl: str) -> list[str]:
     return out
 
 
+def _make_private(path: Path) -> None:
+    """Files an older version created 0644: make the database, -wal and -shm that we own 0600."""
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            info = os.lstat(name)
+            if info.st_uid == os.geteuid() and stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) & 0o077:
+                os.chmod(name, 0o600)
+        except OSError:
+            pass  # absent, or not ours: opening reports what matters
+
+
 async def open_db(config: StoreConfig) -> OpenedDb:
     """Open (or create) the store's SQLite file: header check, pragmas, quick_check, migrations.
 
@@ -287,6 +316,7 @@ async def open_db(config: StoreConfig) -> OpenedDb:
     """
     path = config.path
     existed = path.exists() and path.stat().st_size > 0
+    _make_private(path)
     if existed:
         with path.open("rb") as f:
             header = f.read(16)
@@ -296,7 +326,8 @@ async def open_db(config: StoreConfig) -> OpenedDb:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Create the file here: a failed aiosqlite connect leaks its worker thread's callback.
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+            # 0600: SQLite gives the -wal and -shm files the database file's mode.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
         except OSError as exc:
             raise Unavailable(
                 f"Cannot create the memory database {str(path)!r} ({exc}); make {str(path.parent)!r} writable "
@@ -312,12 +343,12 @@ async def open_db(config: StoreConfig) -> OpenedDb:
             ) from exc
         return await _open_read_only(config, existed, reason=str(exc))
     try:
+        if existed and config.check_on_open:
+            await _quick_check(db, path)  # before anything writes: a corrupt file is refused byte for byte untouched
         mode = (await db.execute_fetchall("PRAGMA journal_mode = WAL"))[0][0]
         if mode.lower() != "wal":
             raise sqlite3.OperationalError(f"could not switch to WAL mode (got {mode})")
         await _configure(db, config)
-        if existed and config.check_on_open:
-            await _quick_check(db, path)
         current = await _schema_version(db)
         _check_not_newer(current, path)
         await _migrate(db, current, path)

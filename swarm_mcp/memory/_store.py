@@ -26,13 +26,14 @@ import structlog
 from anyio.abc import TaskStatus
 from anyio.lowlevel import checkpoint
 
-from swarm_mcp.errors import InvalidArgument, Unavailable
+from swarm_mcp.errors import InvalidArgument, LimitExceeded, Unavailable
 
 from . import _sql
 from ._bloom import KeyFilter
 from ._errors import VersionConflict
 from ._limits import (
     MAX_KEY_CHARS,
+    check_depth,
     check_key,
     check_metadata,
     check_namespace,
@@ -45,7 +46,7 @@ from ._limits import (
 from ._reader import ReadConnection
 from ._types import Entry, StoreConfig, make_entry
 from ._writer import CHUNK as _CHUNK
-from ._writer import Prepared, in_writer_thread, index_batch, sweep_expired, write_batch
+from ._writer import Prepared, in_writer_thread, index_batch, pages_in_use, sweep_expired, write_batch_and_measure
 
 log = structlog.get_logger()
 
@@ -118,9 +119,13 @@ class KVCore:
 
     def __init__(
         self, config: StoreConfig, db: aiosqlite.Connection, *, clock: Callable[[], float],
-        read_only: str | None, keys: KeyFilter, reader: ReadConnection, fts_backlog: int = 0,
+        read_only: str | None, keys: KeyFilter, reader: ReadConnection, fts_backlog: int = 0, db_bytes: int = 0,
     ) -> None:
         self._config = config
+        # the quota: pages in use as of the last commit, plus what writes since then may add
+        self._quota = config.max_bytes
+        self._db_bytes = db_bytes
+        self._pending_bytes = 0
         self._db = db
         self._reader = reader
         self._clock = clock
@@ -215,6 +220,8 @@ class KVCore:
         nbytes = len(blob)
         if nbytes > self._max_value:
             dump_json(value, what="value", limit=self._max_value)
+        if value.__class__ is dict or value.__class__ is list:
+            check_depth(value, blob, what="value")
         text = blob.decode()
         tag_t = check_tags(tags) if tags else ()
         meta = None
@@ -251,9 +258,13 @@ class KVCore:
         # No awaits from here until the write is applied: the version check and the write are atomic.
         now = self._clock()
         current = _check_version(namespace, key, slot, now, if_version)
+        size = nbytes + len(key) + meta_bytes + (sum(map(len, tag_t)) if tag_t else 0)
+        grow = size - (slot.size if slot is not None and slot.value is not None else 0)
+        if self._quota is not None and grow > 0:
+            self.check_quota(grow, what=f"storing {key!r}")
+            self._pending_bytes += grow
         self._seq += 1
         seq = self._seq
-        size = nbytes + len(key) + meta_bytes + (sum(map(len, tag_t)) if tag_t else 0)
         expires_at = None if ttl is None else now + ttl
         if slot is None:
             slot = _Slot(text, tag_t, meta, agent_id, 1, now, now, now, 0, expires_at, size, seq)
@@ -370,6 +381,32 @@ class KVCore:
         elif len(self._dirty) % self._max_dirty == 0:
             await self._make_way_for_the_flusher()
         return current != 0
+
+    # ---- the quota ---------------------------------------------------------------------
+
+    @property
+    def used_bytes(self) -> int:
+        """What the quota counts now: the database's pages in use after the last commit, plus
+        the bytes pending writes may add."""
+        return self._db_bytes + self._pending_bytes
+
+    def check_quota(self, grow: int, *, what: str) -> None:
+        """Refuse a write that would take the store past `StoreConfig.max_bytes`.
+
+        Raises:
+            LimitExceeded: over the quota (reads and deletes keep working).
+        """
+        if self._quota is not None and self.used_bytes + grow > self._quota:
+            raise LimitExceeded(
+                f"The store is full: {what} needs about {grow:,} bytes, and {self.used_bytes:,} of its {self._quota:,}-byte "
+                "quota (setting memory_max_bytes) are in use. Delete entries that are no longer needed (memory_usage "
+                "action 'delete', or store with a ttl), or raise memory_max_bytes; reads keep working"
+            )
+
+    def note_written(self, nbytes: int) -> None:
+        """A record write (written through, outside the flush) added about `nbytes`; the next
+        flush measures the file again."""
+        self._db_bytes += max(nbytes, 0)
 
     # ---- read-through ------------------------------------------------------------------
 
@@ -508,6 +545,7 @@ class KVCore:
             self._committed_seq = seq_hi
             return 0
         since = self._dirty_since
+        pending_bytes, self._pending_bytes = self._pending_bytes, 0
         self._dirty, self._touched, self._evicted_touch = {}, set(), {}
         self._inflight, self._touching = batch, touched
         self._taken.set()
@@ -523,6 +561,7 @@ class KVCore:
                 await self._write_batch(prepared)
             except BaseException as exc:
                 self._inflight, self._touching = {}, set()
+                self._pending_bytes += pending_bytes
                 self._dirty = batch | self._dirty
                 self._dirty_since = since
                 self._touched |= touched
@@ -602,8 +641,9 @@ class KVCore:
         return out
 
     async def _write_batch(self, batch: Prepared) -> None:
-        """Commit `batch` in one transaction, run as one call on the writer's thread."""
-        await in_writer_thread(self._db, write_batch, batch, self._clock())
+        """Commit `batch` in one transaction, run as one call on the writer's thread; then the
+        pages in use are what the quota counts."""
+        self._db_bytes = await in_writer_thread(self._db, write_batch_and_measure, batch, self._clock())
 
     # ---- FTS indexing ------------------------------------------------------------------
 
@@ -628,6 +668,8 @@ class KVCore:
         with anyio.CancelScope(shield=True):  # one transaction, never cut in half
             try:
                 indexed, done = await in_writer_thread(self._db, index_batch, limit)
+                if done:  # the backlog held deleted values for the index: their pages are free now
+                    self._db_bytes = await in_writer_thread(self._db, pages_in_use)
             except sqlite3.Error as exc:  # rolled back on the writer's thread
                 if self._index_error is None:
                     log.error("store_fts_index_failed", path=str(self._config.path), error=str(exc))

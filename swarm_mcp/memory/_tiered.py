@@ -7,7 +7,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from . import _sql
 from ._bloom import KeyFilter
 from ._limits import MAX_KEY_CHARS, check_limit, check_namespace, check_tags
 from ._reader import ReadConnection
+from ._journal import BrainTable, Journal
 from ._records import AgentTable, EventLog, NetworkTable, SwarmTable, TaskTable
 from ._schema import SCHEMA_VERSION, open_db
 from ._store import KEYS_SQL, KVCore, entry_from_row
@@ -38,12 +39,13 @@ from ._types import (
     StoreConfig,
     make_entry,
 )
-from ._writer import in_writer_thread
+from ._writer import in_writer_thread, pages_in_use
 
 log = structlog.get_logger()
 
 _WORD = re.compile(r"\w", re.UNICODE)
 MAX_LIST = 1_000
+ENTRY_OVERHEAD = 256  # bytes a listed entry costs besides its own (versions, times, field names)
 MAX_SEARCH = 100
 _SEARCH_TRIES = 3
 
@@ -100,29 +102,46 @@ class TieredStore(KVCore):
 
     Typed records for other subsystems hang off it: `swarms`, `agents`, `tasks`, `networks`
     (versioned rows, compare-and-set) and `events` (append-only). Those are written through
-    to SQLite: each write is its own committed transaction when the call returns.
+    to SQLite: each write is its own committed transaction when the call returns. `journal`
+    commits many of them (and `brains`) in one transaction, for the swarm engine.
     """
 
     def __init__(
         self, config: StoreConfig, db: aiosqlite.Connection, *, clock: Callable[[], float],
-        read_only: str | None, keys: KeyFilter, reader: ReadConnection, fts_backlog: int = 0,
+        read_only: str | None, keys: KeyFilter, reader: ReadConnection, fts_backlog: int = 0, db_bytes: int = 0,
     ) -> None:
         super().__init__(config, db, clock=clock, read_only=read_only, keys=keys, reader=reader,
-                         fts_backlog=fts_backlog)
+                         fts_backlog=fts_backlog, db_bytes=db_bytes)
+        self._ns_cache: tuple[tuple[int, int], float, dict[str, dict[str, int]]] | None = None
+        self._size_paths = (("db_bytes", str(config.path)), ("wal_bytes", f"{config.path}-wal"))
         self.swarms = SwarmTable(self)
         self.agents = AgentTable(self)
         self.tasks = TaskTable(self)
         self.networks = NetworkTable(self)
         self.events = EventLog(self)
+        self.brains = BrainTable(self)
+        self.journal = Journal(self)
+
+    def background(self) -> list[tuple[str, Callable[..., Awaitable[None]]]]:
+        """The store's background loops, by name: the write-behind flusher (unless read-only)
+        and the TTL sweeper. Each runs until cancelled."""
+        loops: list[tuple[str, Callable[..., Awaitable[None]]]] = []
+        if self._read_only is None:
+            loops.append(("store_flusher", self.flush_forever))
+        loops.append(("store_sweeper", self.sweep_forever))
+        return loops
 
     # ---- listing and search ------------------------------------------------------------
 
-    async def list(self, namespace: str, *, prefix: str = "", limit: int = 100, cursor: str | None = None) -> Page:
+    async def list(
+        self, namespace: str, *, prefix: str = "", limit: int = 100, cursor: str | None = None, max_bytes: int | None = None
+    ) -> Page:
         """Live entries of a namespace in key order, optionally only keys starting with `prefix`.
 
         Pages are cut by key: an entry that exists for the whole listing appears exactly once,
-        whatever is written meanwhile. A page may hold fewer than `limit` entries; go on while
-        `next_cursor` is not None. Pending writes are flushed first.
+        whatever is written meanwhile. A page holds at most `limit` entries and, past its first
+        entry, at most about `max_bytes` of them (keys, values, tags and metadata, plus
+        `ENTRY_OVERHEAD` each); go on while `next_cursor` is not None. Pending writes are flushed first.
 
         Raises:
             InvalidArgument: bad namespace, prefix, limit (1..1000) or cursor.
@@ -139,15 +158,36 @@ class TieredStore(KVCore):
             + (" AND key < ?" if upper is not None else "")
             + " AND (expires_at IS NULL OR expires_at > ?) ORDER BY key LIMIT ?"
         )
-        params: list[Any] = [namespace, after, prefix]
-        if upper is not None:
-            params.append(upper)
-        params += [self._clock(), limit + 1]
-        rows = await self._reader.fetchall(sql, params)
-        more = len(rows) > limit
-        rows = rows[:limit]
+        budget = max_bytes if max_bytes is not None else float("inf")
+        rows: list[Any] = []
+        used = 0
+        more = False
+        while len(rows) < limit:
+            # Read in chunks sized to what the budget has left, so a page of large values never
+            # pulls much more than it returns.
+            left = limit - len(rows)
+            if rows and max_bytes is not None:
+                average = used / len(rows)
+                left = max(1, min(left, int((budget - used) // average)))
+            params: list[Any] = [namespace, after, prefix]
+            if upper is not None:
+                params.append(upper)
+            params += [self._clock(), left + 1]
+            chunk = await self._reader.fetchall(sql, params)
+            for row in chunk[:left]:
+                cost = row[12] + ENTRY_OVERHEAD
+                if rows and used + cost > budget:
+                    more = True
+                    break
+                rows.append(row)
+                used += cost
+            if more or len(chunk) <= left:
+                more = more or len(chunk) > left
+                break
+            after = rows[-1][1]
+            more = True
         entries = tuple(e for e in (self._overlay(r) for r in rows) if e is not None)
-        next_cursor = _encode_cursor(namespace, prefix, rows[-1][1]) if more else None
+        next_cursor = _encode_cursor(namespace, prefix, rows[-1][1]) if more and rows else None
         return Page(entries=entries, next_cursor=next_cursor)
 
     async def search(
@@ -230,6 +270,21 @@ class TieredStore(KVCore):
 
     # ---- stats -------------------------------------------------------------------------
 
+    async def usage(self, *, namespace: str | None = None, agent_id: str | None = None) -> dict[str, int]:
+        """Live entries and their bytes in one namespace, or owned by one agent (after a flush)."""
+        if (namespace is None) == (agent_id is None):
+            raise InvalidArgument("usage needs exactly one of namespace or agent_id")
+        try:
+            await self._flush_for_read()
+        except Unavailable:
+            pass  # what is committed is still a fair answer
+        column, value = ("namespace", namespace) if namespace is not None else ("agent_id", agent_id)
+        rows = await self._reader.fetchall(
+            f"SELECT count(*), coalesce(sum(size), 0) FROM entries WHERE {column} = ? "
+            "AND (expires_at IS NULL OR expires_at > ?)", (value, self._clock()),
+        )
+        return {"entries": int(rows[0][0]), "bytes": int(rows[0][1])}
+
     async def stats(self, *, detail: StatsDetail = "summary") -> dict[str, Any]:
         """Figures measured now: entries and bytes per namespace (live entries in SQLite after a
         flush), the hot tier, pending writes, flushes, file sizes. `detailed` adds read-through,
@@ -241,16 +296,15 @@ class TieredStore(KVCore):
         if detail not in ("summary", "detailed", "by-agent"):
             raise InvalidArgument(f"detail must be 'summary', 'detailed' or 'by-agent', not {detail!r}")
         flush_error = None
-        try:
-            await self._flush_for_read()
-        except Unavailable as exc:
-            flush_error = str(exc)
         now = self._clock()
         live = "expires_at IS NULL OR expires_at > ?"
-        ns_rows = await self._reader.fetchall(
-            f"SELECT namespace, count(*), coalesce(sum(size), 0) FROM entries WHERE {live} GROUP BY namespace", (now,)
-        )
-        namespaces = {r[0]: {"entries": r[1], "bytes": r[2]} for r in ns_rows}
+        namespaces = self._namespace_figures(now)
+        if namespaces is None:
+            try:
+                await self._flush_for_read()
+            except Unavailable as exc:
+                flush_error = str(exc)
+            namespaces = await self._count_namespaces(now)
         lookups = self._hits + self._misses
         out: dict[str, Any] = {
             "entries": sum(v["entries"] for v in namespaces.values()),
@@ -267,6 +321,7 @@ class TieredStore(KVCore):
                 "evictions": self._evictions,
             },
             "pending_writes": self.pending_writes,
+            "quota": {"max_bytes": self._quota, "used_bytes": self.used_bytes},
             "flush": {
                 "count": self._flushes,
                 "rows": self._flushed_rows,
@@ -288,12 +343,12 @@ class TieredStore(KVCore):
                 "last_index_duration_s": self._last_index_duration,
                 "error": self._index_error,
             },
-            "files": {"path": str(self._config.path), **self._file_sizes()},
+            "files": {"path": self._size_paths[0][1], **self._file_sizes()},
             "read_only": self._read_only,
         }
         if detail == "detailed":
             counts = {}
-            for table in ("swarms", "agents", "tasks", "events", "networks"):
+            for table in ("swarms", "agents", "tasks", "events", "networks", "brains"):
                 counts[table] = (await self._reader.fetchall(f"SELECT count(*) FROM {table}"))[0][0]
             page = await self._reader.fetchall("PRAGMA page_count")
             free = await self._reader.fetchall("PRAGMA freelist_count")
@@ -321,11 +376,35 @@ class TieredStore(KVCore):
             out["agents"] = {("" if r[0] is None else r[0]): {"entries": r[1], "bytes": r[2]} for r in rows}
         return out
 
+    def _namespace_figures(self, now: float) -> dict[str, dict[str, int]] | None:
+        """The last per-namespace counts, while nothing can have changed them: no write, delete or
+        import since (each moves `_seq` or `_epoch`), and no entry has expired since."""
+        cached = self._ns_cache
+        if cached is None or cached[0] != (self._seq, self._epoch) or now >= cached[1]:
+            return None
+        return {name: dict(figures) for name, figures in cached[2].items()}
+
+    async def _count_namespaces(self, now: float) -> dict[str, dict[str, int]]:
+        """Live entries and bytes per namespace, counted in SQLite (after a flush), and kept until
+        the next write or the next expiry."""
+        mark = (self._seq, self._epoch)
+        rows = await self._reader.fetchall(
+            "SELECT namespace, count(*), coalesce(sum(size), 0), "
+            "(SELECT min(expires_at) FROM entries WHERE expires_at > ?1) "
+            "FROM entries WHERE expires_at IS NULL OR expires_at > ?1 GROUP BY namespace",
+            (now,),
+        )
+        namespaces = {r[0]: {"entries": r[1], "bytes": r[2]} for r in rows}
+        next_expiry = rows[0][3] if rows and rows[0][3] is not None else float("inf")
+        if not self._dirty and not self._inflight:
+            self._ns_cache = (mark, next_expiry, namespaces)
+        return {name: dict(figures) for name, figures in namespaces.items()}
+
     def _file_sizes(self) -> dict[str, int]:
         sizes = {}
-        for name, suffix in (("db_bytes", ""), ("wal_bytes", "-wal")):
+        for name, path in self._size_paths:
             try:
-                sizes[name] = os.stat(f"{self._config.path}{suffix}").st_size
+                sizes[name] = os.stat(path).st_size
             except OSError:
                 sizes[name] = 0
         return sizes
@@ -365,14 +444,18 @@ class TieredStore(KVCore):
         if self._read_only is not None:
             raise self._read_only_error()
         parsed = await anyio.to_thread.run_sync(
-            lambda: parse_import(Path(path), now=self._clock(), max_value_bytes=self._max_value)
+            lambda: parse_import(
+                Path(path), now=self._clock(), max_value_bytes=self._max_value, max_file_bytes=self._config.max_import_bytes
+            )
         )
+        self.check_quota(sum(r[12] for r in parsed.rows), what=f"importing {len(parsed.rows)} entries (nothing was imported)")
         gate = self._gate = anyio.Event()
         try:
             async with self._write_lock:
                 await self._flush_locked()
                 with anyio.CancelScope(shield=True):
                     deleted, skipped = await self._apply_import(parsed.rows, mode, parsed.namespace)
+                    self._db_bytes = await in_writer_thread(self._db, pages_in_use)
                 self._epoch += 1
                 dropped = [k for k in self._lru if mode == "merge" or parsed.namespace in (None, k[0])]
                 if mode == "merge":
@@ -459,8 +542,12 @@ async def _key_filter(db: aiosqlite.Connection) -> KeyFilter:
 
 
 @asynccontextmanager
-async def open_store(config: StoreConfig, *, clock: Callable[[], float] = time.time) -> AsyncIterator[TieredStore]:
+async def open_store(config: StoreConfig, *, clock: Callable[[], float] = time.time,
+                     background: bool = True) -> AsyncIterator[TieredStore]:
     """Open the store, run its flusher and TTL sweeper, and on exit flush everything.
+
+    With `background=False` the caller runs them (`store.background()` names them, e.g. for a
+    supervisor); the final flush on exit happens either way.
 
     The final flush and close are shielded, so they also run when the caller is cancelled.
     An exception from the body propagates as itself (not inside an ExceptionGroup). A search
@@ -475,13 +562,14 @@ async def open_store(config: StoreConfig, *, clock: Callable[[], float] = time.t
     try:
         keys = await _key_filter(opened.db)
         backlog = (await opened.db.execute_fetchall(_sql.BACKLOG_COUNT))[0][0]
+        db_bytes = await in_writer_thread(opened.db, pages_in_use)
         reader = await ReadConnection.open(opened.read_uri, busy_timeout=config.busy_timeout)
     except BaseException:
         with anyio.CancelScope(shield=True):
             await opened.db.close()
         raise
     store = TieredStore(config, opened.db, clock=clock, read_only=opened.read_only, keys=keys, reader=reader,
-                        fts_backlog=backlog)
+                        fts_backlog=backlog, db_bytes=db_bytes)
     log.info("store_opened", path=str(config.path), created=opened.created, read_only=opened.read_only,
              entries=keys.count, fts_backlog=backlog)
     body_error: Exception | None = None
@@ -499,9 +587,9 @@ async def open_store(config: StoreConfig, *, clock: Callable[[], float] = time.t
             log.warning("store_fts_backlog_unindexed", path=str(config.path), rows=backlog,
                         reason="read-only: search may miss or misreport these entries")
         async with anyio.create_task_group() as tg:
-            if opened.read_only is None:
-                await tg.start(store.flush_forever)
-            await tg.start(store.sweep_forever)
+            if background:
+                for _, loop in store.background():
+                    await tg.start(loop)
             try:
                 yield store
             except Exception as exc:  # re-raised below, outside the task group

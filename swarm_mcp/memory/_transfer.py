@@ -9,7 +9,6 @@ created, updated, accessed, access_count and expires_at.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from collections.abc import Mapping
@@ -19,7 +18,8 @@ from typing import Any
 
 import orjson
 
-from swarm_mcp.errors import InvalidArgument, SwarmError, Unavailable
+from swarm_mcp.errors import InvalidArgument, NotFound, SwarmError, Unavailable
+from swarm_mcp.files import read_bounded, replace_privately
 
 from . import _sql
 from ._limits import check_key, check_metadata, check_namespace, check_tags, dump_json
@@ -36,8 +36,7 @@ def _read_connection(db_path: Path) -> sqlite3.Connection:
 
 
 def export_sync(db_path: Path, out: Path, *, namespace: str | None, now: float) -> int:
-    """Write live entries (all, or one namespace) to `out` atomically; returns how many."""
-    tmp = out.with_name(out.name + ".tmp")
+    """Write live entries (all, or one namespace) to `out` atomically, mode 0600; returns how many."""
     src = _read_connection(db_path)
     try:
         src.execute("BEGIN")  # one read snapshot for the whole file
@@ -47,7 +46,7 @@ def export_sync(db_path: Path, out: Path, *, namespace: str | None, now: float) 
             (namespace, now),
         )
         count = 0
-        with tmp.open("wb") as f:
+        with replace_privately(out) as (f, _):
             header = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "exported_at": now, "namespace": namespace}
             f.write(orjson.dumps(header) + b"\n")
             for r in rows:
@@ -58,9 +57,7 @@ def export_sync(db_path: Path, out: Path, *, namespace: str | None, now: float) 
                 }
                 f.write(orjson.dumps(line) + b"\n")
                 count += 1
-        os.replace(tmp, out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
+    except Unavailable as exc:
         raise Unavailable(f"Could not write the export file {str(out)!r} ({exc}); choose a writable path") from exc
     finally:
         src.close()
@@ -83,12 +80,12 @@ def _number(line: Mapping[str, Any], name: str, *, optional: bool = False) -> An
     return value
 
 
-def parse_import(path: Path, *, now: float, max_value_bytes: int) -> ParsedImport:
-    """Read and validate a whole export file before anything is written."""
+def parse_import(path: Path, *, now: float, max_value_bytes: int, max_file_bytes: int) -> ParsedImport:
+    """Read (at most `max_file_bytes`, no symlink) and validate a whole export file before anything is written."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidArgument(f"Could not read the import file {str(path)!r} ({exc}); check the path") from exc
+        data = read_bounded(path, limit=max_file_bytes, what="memory export file")
+    except NotFound:
+        raise InvalidArgument(f"no file at {path}; export one first (memory_usage action 'export')") from None
     lines = data.splitlines()
     try:
         header = orjson.loads(lines[0]) if lines else None
@@ -177,23 +174,21 @@ def apply_import(
 
 
 def backup_sync(db_path: Path, dest: Path) -> tuple[int, int, float]:
-    """Copy the database with SQLite's online backup API (one step: a consistent snapshot)."""
+    """Copy the database with SQLite's online backup API (one step: a consistent snapshot) into a
+    private temporary file, renamed over `dest`."""
     if dest.resolve() == db_path.resolve():
         raise InvalidArgument(f"Backup target {str(dest)!r} is the live database itself; choose another path")
     started = time.perf_counter()
-    tmp = dest.with_name(dest.name + ".tmp")
-    tmp.unlink(missing_ok=True)
     src = _read_connection(db_path)
     try:
-        dst = sqlite3.connect(tmp)
-        try:
-            src.backup(dst)
-            pages = dst.execute("PRAGMA page_count").fetchone()[0]
-        finally:
-            dst.close()
-        os.replace(tmp, dest)
-    except (OSError, sqlite3.Error) as exc:
-        tmp.unlink(missing_ok=True)
+        with replace_privately(dest) as (_, tmp):
+            dst = sqlite3.connect(tmp)
+            try:
+                src.backup(dst)
+                pages = dst.execute("PRAGMA page_count").fetchone()[0]
+            finally:
+                dst.close()
+    except (Unavailable, sqlite3.Error) as exc:
         raise Unavailable(f"Could not write the backup {str(dest)!r} ({exc}); choose a writable path with free space") from exc
     finally:
         src.close()

@@ -23,6 +23,10 @@ class StoreConfig:
     `synchronous`: SQLite's level; NORMAL survives a process crash, FULL also a power loss.
     `max_db_bytes`: refuse to grow the database past this size (None: only the disk limits it).
     `check_on_open`: run `PRAGMA quick_check` when opening an existing file.
+    `max_import_bytes`: the largest export file `import_` reads (it is parsed whole, in memory).
+    `max_bytes`: the store quota: a write that would grow the database's pages in use (entries,
+    their search index, networks, records) plus pending writes past this is refused; reads and
+    deletes keep working (None: no quota).
     `tombstone_horizon`: how long a deleted or expired key remembers its last version, so that
     writing it again continues from there (a compare-and-set that read its version longer ago
     than this before a delete could be fooled by a recreated key; see docs/memory.md).
@@ -40,6 +44,8 @@ class StoreConfig:
     max_db_bytes: int | None = None
     check_on_open: bool = True
     tombstone_horizon: float = 7 * 86_400.0
+    max_import_bytes: int = 2**30
+    max_bytes: int | None = None
 
     def __post_init__(self) -> None:
         positive = {
@@ -47,12 +53,15 @@ class StoreConfig:
             "flush_interval": self.flush_interval, "flush_max_dirty": self.flush_max_dirty,
             "max_value_bytes": self.max_value_bytes, "sweep_interval": self.sweep_interval,
             "busy_timeout": self.busy_timeout, "tombstone_horizon": self.tombstone_horizon,
+            "max_import_bytes": self.max_import_bytes,
         }
         for name, value in positive.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise InvalidArgument(f"StoreConfig.{name} must be a positive number, not {value!r}")
         if self.synchronous not in ("OFF", "NORMAL", "FULL"):
             raise InvalidArgument(f"StoreConfig.synchronous must be 'OFF', 'NORMAL' or 'FULL', not {self.synchronous!r}")
+        if self.max_bytes is not None and (isinstance(self.max_bytes, bool) or not isinstance(self.max_bytes, int) or self.max_bytes < 1):
+            raise InvalidArgument(f"StoreConfig.max_bytes must be None or a positive number of bytes, not {self.max_bytes!r}")
         if self.max_db_bytes is not None and self.max_db_bytes < 64 * 1024:
             raise InvalidArgument(f"StoreConfig.max_db_bytes must be None or at least 65536, not {self.max_db_bytes!r}")
 

@@ -23,7 +23,10 @@ from anyio.lowlevel import checkpoint
 
 from . import _sql
 
-__all__ = ("Prepared", "in_writer_thread", "index_batch", "sweep_expired", "transaction", "write_batch")
+__all__ = (
+    "Prepared", "in_writer_thread", "index_batch", "pages_in_use", "sweep_expired", "transaction", "write_batch",
+    "write_batch_and_measure",
+)
 
 T = TypeVar("T")
 _dumps = orjson.dumps
@@ -67,6 +70,19 @@ async def in_writer_thread(db: aiosqlite.Connection, fn: Callable[..., T], *args
     `Connection._execute` is the queue every public aiosqlite method goes through (pinned in
     pyproject; the memory tests fail if it changes)."""
     return await db._execute(fn, db._conn, *args)  # noqa: SLF001
+
+
+def pages_in_use(conn: sqlite3.Connection) -> int:
+    """Bytes of the database's pages in use (the file less its free pages): what the quota counts."""
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = conn.execute("PRAGMA page_count").fetchone()[0] - conn.execute("PRAGMA freelist_count").fetchone()[0]
+    return int(page_size * pages)
+
+
+def write_batch_and_measure(conn: sqlite3.Connection, batch: Prepared, now: float) -> int:
+    """`write_batch`, then `pages_in_use` after it committed."""
+    write_batch(conn, batch, now)
+    return pages_in_use(conn)
 
 
 def write_batch(conn: sqlite3.Connection, batch: Prepared, now: float) -> None:

@@ -5,6 +5,7 @@ lines are served by this small engine; Streamable HTTP uses the SDK's own transp
 the same `ToolHost`, and differential tests hold the two to the same replies.
 """
 
+from ._lines import LineLimits as LineLimits
 from ._lines import LineSink as LineSink
 from ._lines import Oversize as Oversize
 from ._lines import read_bounded_line as read_bounded_line
@@ -20,12 +21,15 @@ from ._wire import LATEST_MODERN as LATEST_MODERN
 from ._wire import MODERN_VERSIONS as MODERN_VERSIONS
 from ._wire import SERVER_INFO_KEY as SERVER_INFO_KEY
 from ._wire import RpcError as RpcError
+from ._wire import encode_error as encode_error
+from ._wire import encode_result as encode_result
 
 __all__ = (
     "CallInfo",
     "HANDSHAKE_VERSIONS",
     "LATEST_HANDSHAKE",
     "LATEST_MODERN",
+    "LineLimits",
     "LineSink",
     "MODERN_VERSIONS",
     "Oversize",
@@ -35,6 +39,8 @@ __all__ = (
     "ServerIdentity",
     "Session",
     "ToolHost",
+    "encode_error",
+    "encode_result",
     "read_bounded_line",
     "serve_line_connection",
 )

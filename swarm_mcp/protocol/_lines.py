@@ -6,6 +6,11 @@ calls run concurrently in the connection's task group; `notifications/cancelled`
 (and it is then never answered). When reading stops (EOF, or the daemon stopping), requests
 already received are answered; once the daemon is stopping they get `shutdown_grace` seconds,
 then are cancelled and answered with a shutting-down error.
+
+`LineLimits` bounds what one connection may hold: at most `max_in_flight` requests run at once
+(reading stops until one finishes), and a listener's connection is closed when its first line
+does not arrive within `first_line_timeout`, or when nothing is in flight and no line has
+arrived for `idle_timeout` (a `ping` keeps an idle connection open).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from ._wire import (
     encode_result,
 )
 
-__all__ = ("LineSink", "Oversize", "read_bounded_line", "serve_line_connection")
+__all__ = ("LineLimits", "LineSink", "Oversize", "read_bounded_line", "serve_line_connection")
 
 log = structlog.get_logger("swarm_mcp.lines")
 
@@ -52,6 +57,15 @@ class LineSink(Protocol):
     def is_closing(self) -> bool: ...
 
     async def wait_closed(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LineLimits:
+    """Per-connection bounds; None means unbounded (stdio has no timeouts: its peer owns the process)."""
+
+    max_in_flight: int | None = None
+    first_line_timeout: float | None = None
+    idle_timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +102,7 @@ async def read_bounded_line(reader: asyncio.StreamReader) -> bytes | Oversize | 
 
 @dataclass(slots=True)
 class _InFlight:
-    scope: anyio.CancelScope
+    handle: Any = None  # the request's TaskHandle: cancelling it cancels the request
     cancelled_by_peer: bool = False
 
 
@@ -100,20 +114,37 @@ class _Connection:
     stopping: anyio.Event
     shutdown_grace: float
     max_line_bytes: int
+    limits: LineLimits = LineLimits()
     in_flight: dict[RequestId, _InFlight] = field(default_factory=dict)
     idle: anyio.Event = field(default_factory=anyio.Event)
+    slot_free: anyio.Event = field(default_factory=anyio.Event)
     peer_gone: bool = False
+    lines_read: int = 0
+    last_line_at: float = field(default_factory=time.monotonic)
 
     # -- writing ---------------------------------------------------------------------------
 
     async def send(self, data: bytes) -> None:
+        if self.write(data):
+            await self.drain()
+
+    def write(self, data: bytes) -> bool:
+        """Queue `data` on the transport (no await, so no cancellation can cut it off)."""
         if self.peer_gone:
-            return
+            return False
         try:
             self.sink.write(data)
-            await self.sink.drain()
         except (ConnectionError, RuntimeError, OSError):
             self.peer_gone = True  # the client left; its other requests still finish quietly
+            return False
+        return True
+
+    async def drain(self) -> None:
+        """Wait while the transport's buffer is over its high-water mark (backpressure)."""
+        try:
+            await self.sink.drain()
+        except (ConnectionError, RuntimeError, OSError):
+            self.peer_gone = True
 
     def progress_for(self, params: Mapping[str, Any] | None) -> ProgressFn | None:
         token = progress_token(params)
@@ -133,10 +164,16 @@ class _Connection:
     # -- reading ---------------------------------------------------------------------------
 
     async def read_loop(self, tg: anyio.abc.TaskGroup) -> None:
+        most = self.limits.max_in_flight
         while True:
+            while most is not None and len(self.in_flight) >= most:
+                self.slot_free = anyio.Event()
+                await self.slot_free.wait()  # backpressure: the peer's further lines wait in the socket
             line = await read_bounded_line(self.reader)
             if line is None:
                 return
+            self.lines_read += 1
+            self.last_line_at = time.monotonic()
             if isinstance(line, Oversize):
                 await self.send(
                     encode_error(
@@ -171,10 +208,10 @@ class _Connection:
                 if isinstance(outcome, dict):
                     await self.send(encode_result(request_id, outcome))
                     return
-                entry = _InFlight(anyio.CancelScope())
+                entry = _InFlight()
                 self.in_flight[key] = entry
                 self.idle = anyio.Event()
-                tg.start_soon(self.run_request, request_id, key, outcome, entry)
+                entry.handle = tg.start_soon(self.run_request, request_id, key, outcome, entry)
             case Notification(method, params):
                 if method == "notifications/cancelled":
                     self.cancel_from_peer(params)
@@ -191,36 +228,65 @@ class _Connection:
             entry = self.in_flight.get(coerce_id(request_id))
             if entry is not None:
                 entry.cancelled_by_peer = True
-                entry.scope.cancel()
+                entry.handle.cancel()
 
     async def run_request(
         self, request_id: RequestId, key: RequestId, outcome: Awaitable[dict[str, Any]], entry: _InFlight
     ) -> None:
-        reply: bytes | None = None
+        """Run one request in its own task (cancelled through `entry.handle`) and answer it. The
+        reply is queued without an await, so a cancellation after the result cannot lose it; a
+        request cancelled by the server stopping is answered with a shutting-down error, one the
+        peer cancelled is never answered."""
         try:
-            with entry.scope:
-                try:
-                    reply = encode_result(request_id, await outcome)
-                except RpcError as error:
-                    reply = encode_error(request_id, error)
-                except Exception:
-                    error_id = f"{time.time_ns() & 0xFFFFFFFF:08x}"
-                    log.exception("request_failed", error_id=error_id, request_id=request_id)
-                    reply = encode_error(request_id, RpcError(INTERNAL_ERROR, f"Internal error (error id {error_id})"))
-            if entry.scope.cancelled_caught and not entry.cancelled_by_peer:
-                reply = encode_error(
-                    request_id,
-                    RpcError(SERVER_SHUTTING_DOWN, "The server is shutting down; this request was cancelled before it finished"),
-                )
-            if reply is not None and not entry.cancelled_by_peer:
-                with anyio.CancelScope(shield=True):
-                    await self.send(reply)
+            try:
+                reply = encode_result(request_id, await outcome)
+            except RpcError as error:
+                reply = encode_error(request_id, error)
+            except Exception:
+                error_id = f"{time.time_ns() & 0xFFFFFFFF:08x}"
+                log.exception("request_failed", error_id=error_id, request_id=request_id)
+                reply = encode_error(request_id, RpcError(INTERNAL_ERROR, f"Internal error (error id {error_id})"))
+            except anyio.get_cancelled_exc_class():
+                if not entry.cancelled_by_peer:
+                    self.write(encode_error(
+                        request_id,
+                        RpcError(SERVER_SHUTTING_DOWN, "The server is shutting down; this request was cancelled before it finished"),
+                    ))
+                raise
+            if not entry.cancelled_by_peer and self.write(reply):
+                await self.drain()
         finally:
             del self.in_flight[key]
+            self.slot_free.set()
+            self.last_line_at = time.monotonic()  # an answer just went out: the idle clock starts now
             if not self.in_flight:
                 self.idle.set()
 
     # -- lifecycle -------------------------------------------------------------------------
+
+    async def close_when_idle(self, reading: anyio.CancelScope) -> None:
+        """Stop reading when the first line is late or the connection sits idle (see `LineLimits`)."""
+        first, idle = self.limits.first_line_timeout, self.limits.idle_timeout
+        started = time.monotonic()
+        while True:
+            if not self.lines_read and first:
+                due, reason = started + first, f"no complete line within {first} s of connecting"
+            elif idle:
+                if self.in_flight:
+                    await self.idle.wait()  # busy is not idle
+                    continue
+                due, reason = self.last_line_at + idle, f"idle for {idle} s"
+            else:
+                return
+            now = time.monotonic()
+            if now >= due:
+                log.info("line_connection_timed_out", reason=reason)
+                await self.send(encode_error(None, RpcError(
+                    INVALID_REQUEST, f"Closing this connection: {reason}. Reconnect to go on (a ping keeps a connection open)",
+                )))
+                reading.cancel()
+                return
+            await anyio.sleep(due - now)
 
     async def finish_in_flight(self) -> None:
         """Wait for in-flight requests; once stopping, give them the grace period, then cancel."""
@@ -242,7 +308,7 @@ class _Connection:
             await self.idle.wait()
             waiters.cancel_scope.cancel()
         for entry in list(self.in_flight.values()):
-            entry.scope.cancel()
+            entry.handle.cancel()
 
 
 async def serve_line_connection(
@@ -254,12 +320,14 @@ async def serve_line_connection(
     shutdown_grace: float,
     max_line_bytes: int,
     on_eof: Callable[[], None] | None = None,
+    limits: LineLimits = LineLimits(),
 ) -> None:
-    """Serve `session` over one line connection until EOF or `stopping`, then settle in-flight work.
+    """Serve `session` over one line connection until EOF, `stopping` or a timeout of `limits`,
+    then settle in-flight work.
 
     `on_eof` runs when the peer closes its side (stdio uses it to stop the daemon).
     """
-    conn = _Connection(reader, sink, session, stopping, shutdown_grace, max_line_bytes)
+    conn = _Connection(reader, sink, session, stopping, shutdown_grace, max_line_bytes, limits)
     async with anyio.create_task_group() as requests:
         async with anyio.create_task_group() as reading:
 
@@ -268,6 +336,8 @@ async def serve_line_connection(
                 reading.cancel_scope.cancel()
 
             reading.start_soon(stop_reading_when_stopping)
+            if limits.first_line_timeout or limits.idle_timeout:
+                reading.start_soon(conn.close_when_idle, reading.cancel_scope)
             try:
                 await conn.read_loop(requests)
             except (ConnectionError, OSError):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import dataclasses
+import functools
 import gc
 import sys
 from pathlib import Path
@@ -13,11 +13,11 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 from typing_extensions import NotRequired, TypedDict
 
-from .. import hostinfo
+from .. import heap, hostinfo
 from ..errors import Conflict, InvalidArgument
 from ..memory import Entry, VersionConflict
-from ..paths import confine
-from ._registry import ToolContext, ToolRegistry
+from ..paths import confine, ensure_private_dir
+from ._registry import ToolContext, ToolRegistry, wire_name
 
 __all__ = ("register",)
 
@@ -35,7 +35,6 @@ _USES: dict[str, frozenset[str]] = {
     "import": frozenset({"path", "mode"}),
     "backup": frozenset({"path"}),
 }
-_WIRE = {"if_version": "ifVersion", "agent_id": "agentId"}
 
 
 class MemoryUsage(TypedDict):
@@ -73,22 +72,31 @@ def _entry(entry: Entry, now: float) -> dict[str, Any]:
     }
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
+    )]
+
+
+@functools.cache
+def _mallinfo2() -> Any:
+    """glibc's mallinfo2 from the libc already loaded in this process (no library search: that ran
+    `ldconfig -p` in a subprocess on every call), or None elsewhere."""
+    libc = ctypes.CDLL(None)
+    function = getattr(libc, "mallinfo2", None)
+    if function is not None:
+        function.restype = _MallInfo2
+    return function
+
+
 def _heap_bytes() -> dict[str, Any]:
-    """The C heap as glibc reports it (mallinfo2) and the interpreter's allocated block count."""
+    """The C heap as glibc reports it (mallinfo2, which walks every arena: `detailed` only) and
+    the interpreter's allocated block count."""
     out: dict[str, Any] = {"python_allocated_blocks": sys.getallocatedblocks()}
-    libc_name = ctypes.util.find_library("c")
-    if libc_name:
-        libc = ctypes.CDLL(libc_name)
-        if hasattr(libc, "mallinfo2"):
-
-            class MallInfo2(ctypes.Structure):
-                _fields_ = [(name, ctypes.c_size_t) for name in (
-                    "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost",
-                )]
-
-            libc.mallinfo2.restype = MallInfo2
-            info = libc.mallinfo2()
-            out.update(malloc_in_use_bytes=info.uordblks + info.hblkhd, malloc_arena_bytes=info.arena + info.hblkhd)
+    mallinfo2 = _mallinfo2()
+    if mallinfo2 is not None:
+        info = mallinfo2()
+        out.update(malloc_in_use_bytes=info.uordblks + info.hblkhd, malloc_arena_bytes=info.arena + info.hblkhd)
     return out
 
 
@@ -96,7 +104,7 @@ def _collector() -> dict[str, Any]:
     """The cyclic garbage collector: objects frozen out of it (see `swarm_mcp.heap`), its
     thresholds, and collections run per generation."""
     return {
-        "frozen_objects": gc.get_freeze_count(),
+        "frozen_objects": heap.frozen_objects(),  # counting them walks ~100,000 objects: kept at freeze time
         "thresholds": list(gc.get_threshold()),
         "collections": [generation["collections"] for generation in gc.get_stats()],
     }
@@ -115,7 +123,7 @@ def _jax_memory() -> dict[str, Any] | None:
 
 
 def _check_arguments(action: str, provided: frozenset[str]) -> None:
-    given = {_WIRE.get(name, name) for name in provided} - {"action"}
+    given = {wire_name(name) for name in provided} - {"action"}
     stray = sorted(given - _USES[action])
     if stray:
         users = {arg: sorted(a for a, uses in _USES.items() if arg in uses) for arg in stray}
@@ -159,9 +167,9 @@ async def memory_usage(
     query: Annotated[str | None, Field(description="Words to search for; word* matches a prefix (search).")] = None,
     prefix: Annotated[str | None, Field(description="Only keys starting with this (list).")] = None,
     limit: Annotated[int | None, Field(ge=1, le=1000, description="Most results: list default 100, search default 10 (max 100).")] = None,
-    cursor: Annotated[str | None, Field(description="next_cursor from the previous list call.")] = None,
+    cursor: Annotated[str | None, Field(description="next_cursor from the previous list call (a page also ends early once it holds a quarter of max_response_bytes).")] = None,
     path: Annotated[
-        str | None, Field(description="File inside the data dir, relative to it (export, import, backup).")
+        str | None, Field(description="File in the data dir's exports/ folder, relative to it (export, import, backup).")
     ] = None,
     detail: Annotated[
         Literal["summary", "detailed", "by-agent"], Field(description="How much stats to report (stats).")
@@ -177,9 +185,10 @@ async def memory_usage(
     Actions: store (key, value; optional namespace, ttl, tags, metadata, agentId, ifVersion for
     compare-and-set, durable to wait for the disk), retrieve (key), delete (key), list (namespace,
     prefix, limit, cursor), search (full-text query over keys, values and tags; namespace, tags,
-    limit), stats (detail: summary, detailed or by-agent; process memory included), export and
-    import (a JSON Lines file in the data dir; import mode merge or replace) and backup (a
-    consistent copy of the database file). Entries carry a version that grows on every update.
+    limit), stats (detail: summary, detailed or by-agent; process memory included, malloc and JAX
+    figures in detailed), export and import (a JSON Lines file in the data dir's exports/ folder;
+    import mode merge or replace) and backup (a consistent copy of the database file, also in
+    exports/). Entries carry a version that grows on every update.
     """
     store = ctx.app.store
     config = ctx.app.config
@@ -211,7 +220,9 @@ async def memory_usage(
             raise VersionConflictForTool(conflict) from conflict
         return {"action": action, "deleted": deleted, "namespace": ns, "key": key}
     if action == "list":
-        page = await store.list(ns, prefix=prefix or "", limit=limit or 100, cursor=cursor)
+        # A page holds at most a quarter of a response: each entry goes out twice (structured and as
+        # text), and escaping can double the text form.
+        page = await store.list(ns, prefix=prefix or "", limit=limit or 100, cursor=cursor, max_bytes=config.max_response_bytes // 4)
         now = ctx.app.clock()
         return {"action": action, "namespace": ns, "entries": [_entry(e, now) for e in page.entries], "next_cursor": page.next_cursor}
     if action == "search":
@@ -224,22 +235,22 @@ async def memory_usage(
         }
     if action == "stats":
         stats = await store.stats(detail=detail)
-        stats["process"] = {
-            "rss_bytes": hostinfo.process_rss_bytes(), **_heap_bytes(), "gc": _collector(), "jax": _jax_memory(),
-        }
+        stats["process"] = {"rss_bytes": hostinfo.process_rss_bytes(), "gc": _collector()}
+        if detail == "detailed":  # the figures that cost more than the rest of the call together
+            stats["process"].update(_heap_bytes(), jax=_jax_memory())
         return {"action": action, "stats": stats}
-    target = confine(_require(path, "path", action, "a file name inside the data dir"), config.data_dir,
-                     allow_external=config.allow_external_paths)
+    target = confine(
+        _require(path, "path", action, "a file name inside the data dir's exports/ folder"), config.exports_dir,
+        data_dir=config.data_dir, allowed=config.allow_external_paths,
+    )
     if action == "export":
-        target.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(target.parent)
         count = await store.export(target, namespace=namespace)
         return {"action": action, "path": str(target), "exported": count}
     if action == "import":
-        if not target.is_file():
-            raise InvalidArgument(f"no file at {target}; export one first (memory_usage action 'export')")
         report = await store.import_(target, mode=mode)
         return {"action": action, "path": str(target), "report": _report(report)}
-    target.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(target.parent)
     backup = await store.backup(target)
     return {"action": action, "path": str(target), "report": _report(backup)}
 

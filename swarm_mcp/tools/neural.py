@@ -16,8 +16,9 @@ from typing_extensions import NotRequired, TypedDict
 
 from ..errors import InvalidArgument, format_choices
 from ..neural_service import NeuralService, TrainReport, as_data, jsonable
+from ..files import read_bounded
 from ..paths import confine
-from ._registry import ToolContext, ToolRegistry
+from ._registry import ToolContext, ToolRegistry, wire_name
 
 __all__ = ("ACTIVATIONS", "ALGORITHMS", "TRAIN_PARAMETERS", "register")
 
@@ -46,12 +47,13 @@ ActivationName = Literal[
 ]
 AlgorithmName = Literal["incremental", "batch", "rprop", "quickprop", "sarprop", "adam", "adamw", "cascade2"]
 Matrix = list[list[float]]
+_MAX_DATA_FILE_BYTES = 256 * 2**20  # a .data file is read whole, then parsed
 
 NetworkId = Annotated[str, Field(description="A network id from neural_create, neural_load or neural_list.")]
 Inputs = Annotated[Matrix | None, Field(description="Input rows, one list of numbers per sample.")]
 Outputs = Annotated[Matrix | None, Field(description="Desired output rows, one per input row.")]
 DataPath = Annotated[
-    str | None, Field(description="A FANN .data file inside the data dir, instead of inputs/outputs.")
+    str | None, Field(description="A FANN .data file in the data dir's data/ folder, instead of inputs/outputs.")
 ]
 
 
@@ -96,6 +98,12 @@ class SavedFile(TypedDict):
     bytes: int
 
 
+class BrainTraining(TypedDict):
+    agents: dict[str, Any]
+    count: int
+    epochs: int
+
+
 class NetworkList(TypedDict):
     networks: list[dict[str, Any]]
     count: int
@@ -104,6 +112,8 @@ class NetworkList(TypedDict):
 class NeuralStatus(TypedDict):
     runtime: dict[str, Any]
     host: dict[str, Any]
+    brains: dict[str, Any]
+    agent: NotRequired[dict[str, Any]]
 
 
 def _service(ctx: ToolContext) -> NeuralService:
@@ -114,20 +124,22 @@ def _activation(name: str) -> str:
     return _ALIASES.get(name, name).upper()
 
 
-def _networks_dir(ctx: ToolContext) -> Path:
-    return ctx.app.config.networks_dir
+def _tool_path(ctx: ToolContext, text: str, folder: Path, what: str) -> Path:
+    config = ctx.app.config
+    return confine(text, folder, data_dir=config.data_dir, allowed=config.allow_external_paths, what=what)
 
 
 def _data_source(ctx: ToolContext, inputs: Matrix | None, outputs: Matrix | None, data_path: str | None) -> Any:
     if data_path is not None:
         if inputs is not None or outputs is not None:
-            raise InvalidArgument("give either inputs and outputs, or data_path, not both")
-        path = confine(data_path, ctx.app.config.data_dir, allow_external=ctx.app.config.allow_external_paths, what="data_path")
+            raise InvalidArgument("give either inputs and outputs, or dataPath, not both")
+        path = _tool_path(ctx, data_path, ctx.app.config.training_data_dir, "dataPath")
         if not path.is_file():
-            raise InvalidArgument(f"no data file at {path}; put a FANN .data file in the data dir, or pass inputs and outputs")
-        return lambda neural: neural.read_data(path)
+            raise InvalidArgument(f"no data file at {path}; put a FANN .data file in the data dir's data/ folder, or pass inputs and outputs")
+        text = read_bounded(path, limit=_MAX_DATA_FILE_BYTES, what="training data file").decode(errors="replace")
+        return lambda neural: neural.parse_data(text, source=str(path))
     if inputs is None or outputs is None:
-        raise InvalidArgument("training data is missing: pass inputs and outputs (lists of rows), or data_path")
+        raise InvalidArgument("training data is missing: pass inputs and outputs (lists of rows), or dataPath")
     return as_data(inputs, outputs)
 
 
@@ -138,9 +150,9 @@ async def neural_create(
     output_activation: Annotated[ActivationName, Field(description="Activation of the output layer.")] = "sigmoid_stepwise",
     hidden_steepness: Annotated[float, Field(gt=0, le=100, description="Steepness of hidden layers.")] = 0.5,
     output_steepness: Annotated[float, Field(gt=0, le=100, description="Steepness of the output layer.")] = 0.5,
-    network_type: Annotated[Literal["layered", "sparse", "shortcut"], Field(description="layered (fully connected), sparse (connection_rate of the links), or shortcut (every layer sees all earlier ones; cascade2 grows these).")] = "layered",
+    network_type: Annotated[Literal["layered", "sparse", "shortcut"], Field(description="layered (fully connected), sparse (connectionRate of the links), or shortcut (every layer sees all earlier ones; cascade2 grows these).")] = "layered",
     connection_rate: Annotated[float, Field(gt=0, le=1, description="Fraction of connections kept (sparse only).")] = 1.0,
-    init: Annotated[Literal["uniform", "widrow_nguyen"], Field(description="Initial weights: uniform in init_range, or FANN's Widrow-Nguyen for inputs in input_range.")] = "uniform",
+    init: Annotated[Literal["uniform", "widrow_nguyen"], Field(description="Initial weights: uniform in initRange, or FANN's Widrow-Nguyen for inputs in inputRange.")] = "uniform",
     init_range: Annotated[list[float], Field(min_length=2, max_length=2, description="[low, high] for uniform init.")] = [-0.1, 0.1],  # noqa: B006
     input_range: Annotated[list[float], Field(min_length=2, max_length=2, description="[min, max] of the inputs, for widrow_nguyen.")] = [-1.0, 1.0],  # noqa: B006
     storage_dtype: Annotated[Literal["float32", "bfloat16"], Field(description="How weights are stored (compute is float32).")] = "float32",
@@ -155,16 +167,16 @@ async def neural_create(
     service = _service(ctx)
     if any(size < 1 for size in layers):
         raise InvalidArgument(f"every layer needs at least 1 neuron, got {layers}")
-    service._check_sizes(layers)
+    service.check_layers(layers, shortcut=network_type == "shortcut")
     if network_type == "sparse" and connection_rate >= 1:
-        raise InvalidArgument("a sparse network needs connection_rate below 1, e.g. 0.5; or use network_type 'layered'")
+        raise InvalidArgument("a sparse network needs connectionRate below 1, e.g. 0.5; or use networkType 'layered'")
     if network_type != "sparse" and connection_rate < 1:
-        raise InvalidArgument(f"connection_rate applies to sparse networks; set network_type 'sparse' (got {network_type!r})")
+        raise InvalidArgument(f"connectionRate applies to sparse networks; set networkType 'sparse' (got {network_type!r})")
     low, high = init_range
     if not low < high:
-        raise InvalidArgument(f"init_range must be [low, high] with low < high, got {init_range}")
+        raise InvalidArgument(f"initRange must be [low, high] with low < high, got {init_range}")
     if init == "widrow_nguyen" and not input_range[0] < input_range[1]:
-        raise InvalidArgument(f"input_range must be [min, max] with min < max, got {input_range}")
+        raise InvalidArgument(f"inputRange must be [min, max] with min < max, got {input_range}")
     chosen_seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
     new_id = service.new_id(network_id)
 
@@ -198,7 +210,7 @@ async def neural_create(
 
 async def neural_train(
     ctx: ToolContext,
-    network_id: NetworkId,
+    network_id: Annotated[str | None, Field(description="A network from neural_create/neural_load/neural_list; or use agentId.")] = None,
     inputs: Inputs = None,
     outputs: Outputs = None,
     data_path: DataPath = None,
@@ -208,19 +220,37 @@ async def neural_train(
     params: Annotated[dict[str, float] | None, Field(description="Other FANN training parameters by name, e.g. {'rprop_delta_max': 20}.")] = None,
     rprop_variant: Annotated[Literal["fann", "textbook"] | None, Field(description="fann: FANN's RPROP rule (default); textbook: iRPROP- proper.")] = None,
     error_function: Annotated[Literal["tanh", "linear"] | None, Field(description="Error backpropagated (FANN default tanh).")] = None,
-    stop_function: Annotated[Literal["mse", "bit"] | None, Field(description="Stop test: mse <= desired_error, or bit fails <= desired_error.")] = None,
+    stop_function: Annotated[Literal["mse", "bit"] | None, Field(description="Stop test: mse <= desiredError, or bit fails <= desiredError.")] = None,
     max_epochs: Annotated[int, Field(gt=0, le=10_000_000, description="Most epochs to train.")] = 1000,
     desired_error: Annotated[float, Field(ge=0, description="Stop once the stop test passes.")] = 0.001,
     epochs_between_reports: Annotated[int | None, Field(gt=0, description="History (and progress) every this many epochs; default about 20 reports.")] = None,
     max_neurons: Annotated[int, Field(gt=0, le=1000, description="cascade2 only: most hidden neurons to add.")] = 30,
     seed: Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed for SARPROP noise and cascade candidates.")] = 0,
-) -> TrainReport:
-    """Train a network on inline data (inputs/outputs) or a FANN .data file, exactly as FANN does.
+    agent_id: Annotated[str | None, Field(description="Train this agent's brain on its own experiences instead ('all': every agent).")] = None,
+    iterations: Annotated[int | None, Field(gt=0, le=10_000, description="Epochs (agent brains: default 20; networks: same as maxEpochs).")] = None,
+) -> TrainReport | BrainTraining:
+    """Train a network on inline data (inputs/outputs) or a FANN .data file, exactly as FANN does;
+    or, with agentId, train an agent's brain (or every agent's) on its experiences now.
 
     Returns the MSE history at each report, the final MSE and bit-fail count, the epochs run
-    and the wall time. Sends progress notifications while training when the client asks for
-    them; cancelling the call stops training at the next report and keeps what was learned.
+    and the wall time (for brains: each agent's MSE per epoch). Sends progress notifications
+    while training when the client asks for them; cancelling the call stops training at the
+    next report and keeps what was learned.
     """
+    if agent_id is not None:
+        stray = sorted(wire_name(name) for name in ctx.provided - {"agent_id", "iterations"})
+        if stray:
+            raise InvalidArgument(f"with agentId, neural_train trains the agent's brain on its own experiences and "
+                                  f"takes only iterations; drop {', '.join(stray)}")
+        trained = await ctx.app.swarm.train_agents(agent_id, epochs=iterations or 20)
+        return {"agents": trained, "count": len(trained), "epochs": iterations or 20}
+    if network_id is None:
+        raise InvalidArgument("neural_train needs networkId (a standalone network; neural_list shows them) or agentId "
+                              "(an agent's brain, or 'all')")
+    if iterations is not None:
+        if "max_epochs" in ctx.provided and max_epochs != iterations:
+            raise InvalidArgument("iterations and maxEpochs disagree; give one of them")
+        max_epochs = iterations
     if params:
         unknown = sorted(set(params) - set(TRAIN_PARAMETERS))
         if unknown:
@@ -283,7 +313,7 @@ async def neural_save(
 ) -> SavedFile:
     """Save a network as a FANN .net file (C FANN can load it) or as JSON."""
     fmt = _format(path, format)
-    target = confine(path, _networks_dir(ctx), allow_external=ctx.app.config.allow_external_paths)
+    target = _tool_path(ctx, path, ctx.app.config.networks_dir, "path")
     size = await _service(ctx).save_file(network_id, target, fmt)
     return {"network_id": network_id, "path": str(target), "format": fmt, "bytes": size}
 
@@ -296,7 +326,7 @@ async def neural_load(
 ) -> NetworkInfo:
     """Load a network from a FANN .net file or a JSON export; it gets a new id and persists."""
     fmt = _format(path, format)
-    source = confine(path, _networks_dir(ctx), allow_external=ctx.app.config.allow_external_paths)
+    source = _tool_path(ctx, path, ctx.app.config.networks_dir, "path")
     service = _service(ctx)
     return await service.load_file(source, fmt, service.new_id(network_id))  # type: ignore[return-value]
 
@@ -307,16 +337,27 @@ async def neural_list(ctx: ToolContext) -> NetworkList:
     return {"networks": networks, "count": len(networks)}
 
 
-async def neural_status(ctx: ToolContext) -> NeuralStatus:
+async def neural_status(
+    ctx: ToolContext,
+    agent_id: Annotated[str | None, Field(description="Also report this agent's brain.")] = None,
+) -> NeuralStatus:
     """The neural runtime: whether JAX is loaded, backend and devices, device memory, compiled
-    functions, networks loaded, compute time and workers. Never loads JAX just to answer."""
-    from .. import hostinfo
-
+    functions, networks loaded, compute time and workers; the agent brain populations (one per
+    swarm that has learned); with agentId, that agent's brain. Never loads JAX just to answer."""
     service = _service(ctx)
     await service.list()
     runtime = service.status()
-    host = await hostinfo.neural_info()
-    return {"runtime": runtime, "host": host}
+    host = await ctx.app.jax_probe.info()
+    engine = ctx.app.swarm
+    brains: dict[str, Any] = {"enabled": engine.brains is not None}
+    if engine.brains is not None:
+        brains.update(engine.brains.status())
+    report: NeuralStatus = {"runtime": runtime, "host": host, "brains": brains}
+    if agent_id is not None:
+        agent = engine.agent(agent_id)
+        report["agent"] = {"agent_id": agent.id, "swarm_id": agent.swarm_id, **(
+            engine.brains.agent(agent.swarm_id, agent.id) if engine.brains is not None else {})}
+    return report
 
 
 def register(registry: ToolRegistry) -> None:

@@ -1,8 +1,11 @@
 """Streamable HTTP at `/mcp`: the SDK's transport behind a bearer-token check, driven by uvicorn's
 HTTP protocol on connections the TCP listener hands over.
 
-DNS-rebinding protection stays on: for loopback binds the SDK's own defaults; for other binds the
-allowed Host headers are this host's names and addresses (plus the bind address).
+DNS-rebinding protection is always on, with explicit lists: the Host header must name this
+listener (the bind address, the loopback names, and for a wildcard bind this host's names and
+addresses) with the port actually bound, and an Origin header, when sent, must be `http://` one of
+those. (The SDK turns its own check on only for binds to 127.0.0.1, localhost and ::1, so a bind
+to 127.0.0.2 or a LAN address would otherwise serve a page on any web site that rebinds a name.)
 """
 
 from __future__ import annotations
@@ -17,13 +20,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import structlog
 
-from ..config import is_loopback_host
 
 if TYPE_CHECKING:
     from ..app import App
     from ..tools import ToolRegistry
 
-__all__ = ("HttpFront",)
+__all__ = ("HttpFront", "allowed_hosts")
 
 log = structlog.get_logger("swarm_mcp.http")
 
@@ -66,9 +68,11 @@ class _BearerAuth:
         await self._app(scope, receive, send)
 
 
-def _allowed_hosts(host: str, port: int) -> tuple[list[str], list[str]]:
+def allowed_hosts(host: str, port: int) -> tuple[list[str], list[str]]:
+    """(Host header values, Origin values) this listener accepts, each with the bound port."""
     names = {"127.0.0.1", "localhost", "[::1]", host if ":" not in host else f"[{host}]"}
     if host in ("0.0.0.0", "::", ""):
+        names -= {"0.0.0.0", "[::]", ""}
         hostname = socket.gethostname()
         names |= {hostname, socket.getfqdn()}
         try:
@@ -77,8 +81,11 @@ def _allowed_hosts(host: str, port: int) -> tuple[list[str], list[str]]:
                 names.add(f"[{address}]" if ":" in address else address)
         except OSError:
             pass
-    hosts = sorted(f"{name}:*" for name in names) + sorted(names)
-    origins = sorted(f"http://{name}:*" for name in names)
+    hosts = sorted(f"{name}:{port}" for name in names)
+    origins = sorted(f"http://{name}:{port}" for name in names)
+    if port == 80:  # the default port is left out of both headers
+        hosts += sorted(names)
+        origins += sorted(f"http://{name}" for name in names)
     return hosts, origins
 
 
@@ -93,12 +100,8 @@ class HttpFront:
         from ..sdk_server import build_sdk_server
 
         self._server = build_sdk_server(app, registry, transport="http")
-        security = None
-        if not is_loopback_host(host):
-            hosts, origins = _allowed_hosts(host, port)
-            security = TransportSecuritySettings(
-                enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
-            )
+        hosts, origins = allowed_hosts(host, port)
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
         asgi: Any = self._server.streamable_http_app(
             streamable_http_path="/mcp",
             transport_security=security,
@@ -115,6 +118,7 @@ class HttpFront:
             access_log=False,
             server_header=False,
             proxy_headers=False,
+            timeout_keep_alive=5,  # an idle keep-alive connection gives its slot back
         )
         self._uvicorn.load()
         self._state = ServerState()

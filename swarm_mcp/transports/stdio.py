@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import structlog
 
-from ..protocol import Session, serve_line_connection
+from ..protocol import LineLimits, Session, serve_line_connection
 
 if TYPE_CHECKING:
     from ..app import App
@@ -77,13 +78,43 @@ class _FileSink:
         self._closed.set()
 
 
+def _pollable(fd: int) -> bool:
+    """Whether epoll accepts `fd` (pipes, sockets, terminals do; regular files and /dev/null do not)."""
+    poller = select.epoll()
+    try:
+        poller.register(fd, select.EPOLLIN)
+    except OSError:
+        return False
+    finally:
+        poller.close()
+    return True
+
+
+class _PipeProtocol(asyncio.streams.FlowControlMixin):
+    """A write pipe's protocol that can also say when the pipe has closed (`StreamWriter.wait_closed`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    def _get_close_waiter(self, stream: asyncio.StreamWriter) -> asyncio.Future[None]:
+        return self._closed
+
+
 async def _open_reader(fd: int, limit: int, tg: anyio.abc.TaskGroup) -> asyncio.StreamReader:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=limit, loop=loop)
     pipe = os.fdopen(fd, "rb", buffering=0, closefd=False)
     try:
+        if not _pollable(fd):
+            raise ValueError("not pollable")
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), pipe)
-    except ValueError:  # a regular file: read it from a worker thread
+    except ValueError:  # a regular file or /dev/null: read it from a worker thread
         async def pump() -> None:
             while chunk := await anyio.to_thread.run_sync(os.read, fd, 1 << 16):
                 reader.feed_data(chunk)
@@ -97,8 +128,10 @@ async def _open_sink(fd: int) -> Any:
     loop = asyncio.get_running_loop()
     pipe = os.fdopen(fd, "wb", buffering=0, closefd=False)
     try:
-        transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, pipe)
-    except ValueError:
+        if not _pollable(fd):
+            raise ValueError("not pollable")
+        transport, protocol = await loop.connect_write_pipe(_PipeProtocol, pipe)
+    except ValueError:  # a regular file or /dev/null
         return _FileSink(fd)
     return asyncio.StreamWriter(transport, protocol, None, loop)
 
@@ -120,6 +153,7 @@ async def serve_stdio(app: App, registry: ToolRegistry) -> None:
                     shutdown_grace=app.config.shutdown_grace,
                     max_line_bytes=app.config.max_line_bytes,
                     on_eof=lambda: app.request_stop("stdin closed"),
+                    limits=LineLimits(max_in_flight=app.config.max_in_flight),  # no timeouts: the peer owns this process
                 )
             finally:
                 app.transports.closed("stdio")

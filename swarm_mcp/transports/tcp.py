@@ -1,35 +1,42 @@
 """One TCP port, two protocols: the first bytes of a connection decide.
 
-An HTTP request line (`POST /mcp HTTP/1.1`, …) goes to Streamable HTTP; anything else is served as
-newline-delimited JSON-RPC (a first line that is not JSON gets -32700 like any other). Every
-connection shares the one daemon. The line protocol has no authentication, so on a non-loopback
-listener it is refused with an explanatory error, and HTTP requires the bearer token.
+An HTTP request line (`POST /mcp HTTP/1.1`, …) goes to Streamable HTTP once its headers are
+complete; anything else is served as newline-delimited JSON-RPC (a first line that is not JSON
+gets -32700 like any other). Every connection shares the one daemon. With a token set, HTTP
+requires `Authorization: Bearer <token>` and a line connection's first line must carry it
+(`transports.lines`); off loopback a token is required.
+
+Bounds, per listener: at most `max_connections` connections (more get a 503 or a -32002 line and
+are closed); a connection must show its protocol and, for HTTP, complete its first request's
+headers within `header_timeout`; line connections also close after `idle_timeout` idle.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import anyio
 import anyio.abc
+import orjson
 import structlog
 
 from ..config import ConfigError, is_loopback_host
-from ..protocol import RpcError, Session, serve_line_connection
-from ..protocol._wire import INVALID_REQUEST, encode_error
 from .http import HttpFront
+from .lines import LineListener, busy_error
 
 if TYPE_CHECKING:
     from ..app import App
     from ..tools import ToolRegistry
 
-__all__ = ("serve_tcp", "sniff")
+__all__ = ("Listener", "serve_tcp", "sniff", "sniffing")
 
 log = structlog.get_logger("swarm_mcp.tcp")
 
 _HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"DELETE ", b"HEAD ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE ")
 _LONGEST_METHOD = max(len(m) for m in _HTTP_METHODS)
+_MAX_HEAD_BYTES = 16 * 1024  # as h11's own limit: a longer head is handed over and refused there
 
 
 def sniff(first: bytes) -> str | None:
@@ -41,89 +48,136 @@ def sniff(first: bytes) -> str | None:
     return "lines"
 
 
-class _Sniffer(asyncio.Protocol):
-    """Buffers a connection's first bytes until the protocol is known, then hands the transport over."""
+def _head_complete(buffer: bytes) -> bool:
+    return b"\n\r\n" in buffer or b"\n\n" in buffer
 
-    def __init__(self, listener: _Listener) -> None:
+
+def _http_busy(open_connections: int, limit: int) -> bytes:
+    body = orjson.dumps({
+        "error": "busy",
+        "message": f"This swarm-mcp listener already has {open_connections} connections (max_connections is {limit}); "
+        "close an idle connection or try again shortly.",
+    })
+    return (
+        b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\n"
+        + f"content-length: {len(body)}\r\n\r\n".encode() + body
+    )
+
+
+class _Sniffer(asyncio.Protocol):
+    """Buffers a connection's first bytes until the protocol is known (and, for HTTP, the first
+    request's headers are complete), then hands the transport over, or refuses it when the
+    listener is full."""
+
+    def __init__(self, listener: Listener) -> None:
         self._listener = listener
         self._buffer = b""
         self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._refuse = False
+        self._done = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        listener = self._listener
+        if listener.open_connections >= listener.max_connections:
+            if listener.refusing >= 16:  # a flood: do not even explain
+                transport.abort()
+                self._done = True
+                return
+            self._refuse = True
+            listener.refusing += 1
+        else:
+            listener.sniffing += 1
+        timeout = listener.app.config.header_timeout
+        if timeout:  # 0: no limit
+            self._timer = asyncio.get_running_loop().call_later(timeout, self._too_slow)
 
     def data_received(self, data: bytes) -> None:
+        if self._done:
+            return
         self._buffer += data
         kind = sniff(self._buffer)
+        if kind == "http" and not _head_complete(self._buffer) and len(self._buffer) < _MAX_HEAD_BYTES:
+            return
         if kind is not None:
             self._hand_over(kind)
 
     def eof_received(self) -> bool:
-        if self._buffer:
+        if self._buffer and not self._done and sniff(self._buffer) != "http":
             self._hand_over("lines")  # a short line then EOF: still a line client
             return True
-        return False
+        return False  # nothing, or an unfinished HTTP request: close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._finish()
+
+    def _too_slow(self) -> None:
+        if not self._done and self._transport is not None:
+            log.info("connection_timed_out", reason="protocol or request headers incomplete", bytes=len(self._buffer),
+                     peer=self._transport.get_extra_info("peername"))
+            self._finish()
+            lines = self._listener.lines
+            if lines is not None and sniff(self._buffer) != "http":  # a silent or half-line client reads lines: tell it why
+                self._transport.write(lines.too_slow_error(self._listener.app.config.header_timeout))
+            self._transport.close()
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._refuse:
+            self._listener.refusing -= 1
+        else:
+            self._listener.sniffing -= 1
 
     def _hand_over(self, kind: str) -> None:
         assert self._transport is not None
-        if kind == "http":
-            self._listener.http.take_over(self._transport, self._buffer)
+        refuse = self._refuse
+        self._finish()
+        listener = self._listener
+        if refuse:
+            count, limit = listener.open_connections, listener.max_connections
+            log.warning("connection_refused", reason="max_connections", open=count, protocol=kind)
+            self._transport.write(_http_busy(count, limit) if kind == "http" else busy_error(count, limit))
+            self._transport.close()
+        elif kind == "http":
+            listener.http.take_over(self._transport, self._buffer)
+        elif listener.lines is not None:
+            listener.lines.take(self._transport, self._buffer)
         else:
-            self._listener.take_lines(self._transport, self._buffer)
+            self._transport.write(_HTTP_ONLY)
+            self._transport.close()
 
 
-class _Listener:
-    def __init__(self, app: App, registry: ToolRegistry, http: HttpFront, loopback: bool, tg: anyio.abc.TaskGroup):
+_HTTP_ONLY = orjson.dumps({"jsonrpc": "2.0", "id": None, "error": {
+    "code": -32600, "message": "This listener serves Streamable HTTP only (POST /mcp); JSON-RPC lines are not offered here",
+}}) + b"\n"
+
+
+class Listener:
+    """One TCP listener's connections: sniffing, HTTP (`http`, set once the port is bound and
+    before the first connection is accepted) and, when offered, line clients (`lines`)."""
+
+    def __init__(self, app: App, lines: LineListener | None, max_connections: int) -> None:
         self.app = app
-        self.registry = registry
-        self.http = http
-        self.loopback = loopback
-        self.tg = tg
-        self.line_connections = 0
+        self.lines = lines
+        self.http: HttpFront
+        self.max_connections = max_connections
+        self.sniffing = 0
+        self.refusing = 0
 
-    def take_lines(self, transport: asyncio.Transport, first_bytes: bytes) -> None:
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=self.app.config.max_line_bytes, loop=loop)
-        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
-        transport.set_protocol(protocol)
-        protocol.connection_made(transport)
-        reader.feed_data(first_bytes)
-        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-        self.tg.start_soon(self._serve_lines, reader, writer)
+    @property
+    def open_connections(self) -> int:
+        return self.sniffing + (self.lines.connections if self.lines is not None else 0) + self.http.open_connections
 
-    async def _serve_lines(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
-        if not self.loopback:
-            writer.write(
-                encode_error(
-                    None,
-                    RpcError(
-                        INVALID_REQUEST,
-                        "The JSON-RPC line protocol has no authentication, so it is refused on this non-loopback "
-                        "listener. Use Streamable HTTP at /mcp with `Authorization: Bearer <token>`, or run a "
-                        "loopback listener (--tcp 127.0.0.1:PORT) for line clients.",
-                    ),
-                )
-            )
-            writer.close()
-            log.warning("line_client_refused", peer=peer)
-            return
-        self.app.transports.opened("tcp-lines")
-        self.line_connections += 1
-        try:
-            await serve_line_connection(
-                reader,
-                writer,
-                Session(self.app.identity, self.registry, "tcp-lines"),
-                stopping=self.app.stopping,
-                shutdown_grace=self.app.config.shutdown_grace,
-                max_line_bytes=self.app.config.max_line_bytes,
-            )
-        finally:
-            self.line_connections -= 1
-            self.app.transports.closed("tcp-lines")
-            writer.close()
+
+def sniffing(listener: Listener) -> Callable[[], asyncio.Protocol]:
+    """The protocol factory for `loop.create_server`: each connection is sniffed, capped and timed."""
+    return lambda: _Sniffer(listener)
 
 
 async def serve_tcp(
@@ -146,26 +200,29 @@ async def serve_tcp(
             f"binding to {host} (not loopback) requires a bearer token: set SWARM_MCP_TOKEN or pass --token-file, "
             "or bind 127.0.0.1"
         )
-    http = HttpFront(app, registry, host, port, token)
     loop = asyncio.get_running_loop()
-    async with anyio.create_task_group() as tg, http.running():
-        listener = _Listener(app, registry, http, loopback, tg)
+    async with anyio.create_task_group() as tg:
+        listener = Listener(app, LineListener(app, registry, tg, transport="tcp-lines", token=token), app.config.max_connections)
         try:
-            server = await loop.create_server(lambda: _Sniffer(listener), host, port, reuse_address=True)
+            server = await loop.create_server(sniffing(listener), host, port, reuse_address=True, start_serving=False)
         except OSError as exc:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --tcp port") from exc
         bound_port = server.sockets[0].getsockname()[1]
-        shown = f"[{host}]" if ":" in host else host
-        base = f"http://{shown}:{bound_port}"
-        app.transports.serving("http", f"{base}/mcp")
-        app.transports.serving("tcp-lines", f"tcp://{shown}:{bound_port}")
-        app.lock.set_tcp_url(f"{base}/mcp")
-        log.info("tcp_listening", url=f"{base}/mcp", lines=f"tcp://{shown}:{bound_port}", auth=token is not None)
-        task_status.started(base)
-        await app.stopping.wait()
-        server.close()
-        http.begin_shutdown()
-        with anyio.move_on_after(app.config.shutdown_grace + 0.1):
-            while http.open_connections or listener.line_connections:
-                await anyio.sleep(0.01)
-        http.force_close()
+        listener.http = HttpFront(app, registry, host, bound_port, token)
+        async with listener.http.running():
+            await server.start_serving()
+            shown = f"[{host}]" if ":" in host else host
+            base = f"http://{shown}:{bound_port}"
+            app.transports.serving("http", f"{base}/mcp")
+            app.transports.serving("tcp-lines", f"tcp://{shown}:{bound_port}")
+            app.lock.set_tcp_url(f"{base}/mcp")
+            log.info("tcp_listening", url=f"{base}/mcp", lines=f"tcp://{shown}:{bound_port}", auth=token is not None,
+                     max_connections=listener.max_connections)
+            task_status.started(base)
+            await app.stopping.wait()
+            server.close()
+            listener.http.begin_shutdown()
+            with anyio.move_on_after(app.config.shutdown_grace + 0.1):
+                while listener.open_connections:
+                    await anyio.sleep(0.01)
+            listener.http.force_close()

@@ -119,7 +119,7 @@ async def test_stats_are_measured_figures(store: TieredStore, clock) -> None:
     assert by_agent["agents"]["ag-2"]["entries"] == 1
     assert by_agent["agents"][""]["entries"] == 1
     detailed = await store.stats(detail="detailed")
-    assert detailed["detailed"]["schema_version"] == SCHEMA_VERSION == 4
+    assert detailed["detailed"]["schema_version"] == SCHEMA_VERSION == 5
     assert detailed["detailed"]["records"]["agents"] == 0
     with pytest.raises(InvalidArgument):
         await store.stats(detail="everything")

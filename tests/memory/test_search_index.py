@@ -134,7 +134,7 @@ def _v1_file(path: Path) -> None:
 async def test_a_version_1_file_migrates_forward_and_keeps_working(store_at, db_path: Path, committed) -> None:
     _v1_file(db_path)
     async with store_at() as store:
-        assert committed("SELECT max(version) FROM schema_version") == [(SCHEMA_VERSION,)] == [(4,)]
+        assert committed("SELECT max(version) FROM schema_version") == [(SCHEMA_VERSION,)] == [(5,)]
         assert [h.entry.key for h in await store.search("legacy")] == ["old"]
         await store.put("ns", "old", {"text": "modern words"})
         await store.delete("ns", "old")

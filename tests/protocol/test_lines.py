@@ -4,6 +4,7 @@ progress, and settling in-flight work at EOF and on stop."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -13,7 +14,7 @@ from typing_extensions import TypedDict
 
 from swarm_mcp.client import initialize_params
 from swarm_mcp.errors import InvalidArgument
-from swarm_mcp.protocol import Session
+from swarm_mcp.protocol import LineLimits, Session
 from swarm_mcp.tools import ToolContext, ToolRegistry
 
 
@@ -217,3 +218,54 @@ async def test_on_stop_in_flight_work_gets_the_grace_period_then_a_shutting_down
             assert gate.cancelled.is_set()
             with anyio.fail_after(2):
                 await h.finished.wait()
+
+
+@asynccontextmanager
+async def _limited(tmp_path: Path, gate: Gate, limits: LineLimits) -> AsyncIterator[LineHarness]:
+    async with running_app(tmp_path) as (app, _):
+        registry = ToolRegistry(app)
+        _test_tools(registry, gate)
+        async with LineHarness(Session(app.identity, registry, "test"), limits=limits) as h:
+            h.send({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": initialize_params()})
+            assert (await h.receive())["id"] == 0
+            yield h
+            gate.release.set()
+
+
+async def test_a_connection_at_max_in_flight_is_not_read_until_a_request_finishes(tmp_path: Path) -> None:
+    gate = Gate()
+    async with _limited(tmp_path, gate, LineLimits(max_in_flight=2)) as h:
+        h.send(call(1, "slow"))
+        h.send(call(2, "slow"))
+        h.send({"jsonrpc": "2.0", "id": 3, "method": "ping"})
+        await gate.entered.wait()
+        replies = []
+        with anyio.move_on_after(0.3):
+            while True:
+                replies.append(await h.receive())
+        assert [r.get("id") for r in replies if "id" in r] == []  # only progress notifications: the ping waits unread
+        assert len(h.reader._buffer) > 0  # noqa: SLF001 - the ping is still in the read buffer
+        gate.release.set()
+        ids = set()
+        while len(ids) < 3:
+            reply = await h.receive()
+            if "id" in reply:
+                ids.add(reply["id"])
+        assert ids == {1, 2, 3}
+
+
+async def test_an_idle_line_connection_is_closed_but_one_with_a_request_in_flight_is_not(tmp_path: Path) -> None:
+    gate = Gate()
+    async with _limited(tmp_path, gate, LineLimits(idle_timeout=0.3)) as h:
+        h.send(call(1, "slow"))
+        await gate.entered.wait()
+        await anyio.sleep(0.6)
+        assert not h.finished.is_set()  # busy is not idle
+        gate.release.set()
+        while "id" not in (reply := await h.receive()):
+            pass
+        assert reply["id"] == 1
+        with anyio.fail_after(2):
+            await h.finished.wait()  # closed once idle, without an EOF from the peer
+        assert not h.eof_seen
+        assert "idle for 0.3 s" in (await h.receive())["error"]["message"]

@@ -76,17 +76,17 @@ async def test_all_reports_every_category_and_uptime_moves(tmp_path: Path) -> No
     async with mcp_client(tmp_path) as (client, _):
         first = await detect(client, "all")
         second = await detect(client, "runtime")
-    assert {"runtime", "cpu", "memory", "neural", "storage", "transports"} <= set(first)
+    assert {"runtime", "cpu", "memory", "neural", "storage", "transports", "swarm"} <= set(first)
     assert second["runtime"]["uptime_s"] > first["runtime"]["uptime_s"]
 
 
 async def test_an_unknown_category_lists_the_valid_ones(tmp_path: Path) -> None:
     async with mcp_client(tmp_path) as (client, _):
         result = await client.call_tool("features_detect", {"category": "gpu"})
-    assert result.is_error and "'all', 'runtime', 'cpu', 'memory', 'neural', 'storage' or 'transports'" in result.content[0].text
+    assert result.is_error and "'all', 'runtime', 'cpu', 'memory', 'neural', 'storage', 'transports', 'swarm', 'simd' or 'platform'" in result.content[0].text
 
 
-@pytest.mark.parametrize("category", ["runtime", "cpu", "memory", "storage", "transports"])
+@pytest.mark.parametrize("category", ["runtime", "cpu", "memory", "storage", "transports", "swarm"])
 async def test_structured_output_matches_the_advertised_output_schema(tmp_path: Path, category: str) -> None:
     import jsonschema
 
@@ -94,3 +94,13 @@ async def test_structured_output_matches_the_advertised_output_schema(tmp_path: 
         tool = next(t for t in (await client.list_tools()).tools if t.name == "features_detect")
         report = await detect(client, category)
     jsonschema.validate(report, tool.output_schema)
+
+
+async def test_the_swarm_category_counts_the_engines_real_swarms_and_agents(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        before = (await detect(client, "swarm"))["swarm"]
+        await client.call_tool("swarm_init", {"topology": "mesh"})
+        await client.call_tool("agent_spawn", {"type": "coder"})
+        after = (await detect(client, "swarm"))["swarm"]
+    assert (before["swarms"], before["agents"]) == (0, 0) and (after["swarms"], after["agents"]) == (1, 1)
+    assert after["running"] and after["executors"]["client"]["available"] and "mesh" in after["topologies"]

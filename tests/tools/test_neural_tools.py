@@ -58,8 +58,9 @@ async def test_create_train_run_learns_xor(tmp_path: Path) -> None:
     assert [math.copysign(1, o[0]) for o in outputs] == [-1, 1, 1, -1]
 
 
-async def test_training_reads_a_fann_data_file_in_the_data_dir(tmp_path: Path, data_dir: Path) -> None:
-    (tmp_path / "xor.data").write_bytes((data_dir / "xor.data").read_bytes())
+async def test_training_reads_a_fann_data_file_in_the_data_folder(tmp_path: Path, data_dir: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "xor.data").write_bytes((data_dir / "xor.data").read_bytes())
     async with mcp_client(tmp_path) as (client, _):
         net = await xor_network(client)
         trained = await call(client, "neural_train", network_id=net, data_path="xor.data", max_epochs=500, desired_error=0.001)
@@ -162,7 +163,7 @@ async def test_progress_is_reported_and_cancelling_stops_training_but_keeps_its_
         ("neural_create", {"layers": [2, 100000, 1]}, "neural_max_layer_size"),
         ("neural_create", {"layers": [2]}, "at least 2 items"),
         ("neural_create", {"layers": [2, 1], "hidden_activation": "swish"}, "'sigmoid_stepwise'"),
-        ("neural_create", {"layers": [2, 3, 1], "network_type": "sparse"}, "connection_rate below 1"),
+        ("neural_create", {"layers": [2, 3, 1], "network_type": "sparse"}, "connectionRate below 1"),
         ("neural_run", {"network_id": "@net", "inputs": [[1, 2, 3]]}, "needs 2 per row"),
         ("neural_train", {"network_id": "@net", "inputs": XOR_IN, "outputs": XOR_OUT, "max_epochs": 0}, "greater than 0"),
         ("neural_train", {"network_id": "@net", "inputs": XOR_IN, "outputs": XOR_OUT, "algorithm": "sgd"}, "'rprop'"),
@@ -186,7 +187,8 @@ async def test_bad_input_gets_an_error_that_lists_what_is_valid(tmp_path: Path, 
 
 
 async def test_a_nan_in_a_data_file_is_refused_with_its_position(tmp_path: Path) -> None:
-    (tmp_path / "bad.data").write_text("2 2 1\n0 0\n0\n0 nan\n1\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "bad.data").write_text("2 2 1\n0 0\n0\n0 nan\n1\n")
     async with mcp_client(tmp_path) as (client, _):
         net = await xor_network(client)
         text = await error_text(client, "neural_train", network_id=net, data_path="bad.data")
@@ -201,3 +203,57 @@ async def test_status_reports_the_runtime_and_does_not_load_jax_before_it_is_nee
     assert idle["jax_loaded"] is False and idle["networks_known"] == 0
     assert busy["jax_loaded"] is True and busy["networks_loaded"] == 1 and busy["backend"] == "cpu"
     assert busy["parameter_bytes_loaded"] == 13 * 4 and busy["compute_seconds"] > 0
+
+
+async def test_save_and_training_data_paths_stay_in_their_folders_and_saved_files_are_private(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        net = await xor_network(client)
+        for path in (str(tmp_path / "swarm.db"), str(tmp_path / "swarm-mcp.lock"), "../swarm.db"):
+            assert "outside" in await error_text(client, "neural_save", network_id=net, path=path, format="json")
+        assert "outside" in await error_text(client, "neural_train", network_id=net, data_path="../swarm.db")
+        saved = await call(client, "neural_save", network_id=net, path="xor.net")
+        await call(client, "neural_list")  # the database was not replaced: still serving from it
+    assert saved["path"] == str(tmp_path / "networks" / "xor.net")
+    assert (tmp_path / "networks").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "networks" / "xor.net").stat().st_mode & 0o777 == 0o600
+    async with mcp_client(tmp_path) as (client, _):
+        assert (await call(client, "neural_list"))["count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("layers", "expected"),
+    [
+        ([1] + [4096] * 200 + [1], "3,339,493,377 weights and biases; the limit is 16,777,216 (setting neural_max_parameters)"),
+        ([2] * 1025, "1025 layers exceeds the limit of 1024 layers (setting neural_max_layers)"),
+    ],
+)
+async def test_a_network_over_the_parameter_or_layer_limit_is_refused_before_anything_is_allocated(
+    tmp_path: Path, layers: list[int], expected: str
+) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        with anyio.fail_after(5):
+            assert expected in await error_text(client, "neural_create", layers=layers)
+        status = await call(client, "neural_status")
+    assert status["runtime"]["jax_loaded"] is False  # refused before JAX was even needed
+
+
+async def test_a_cascade_that_could_grow_past_the_limits_is_refused_before_training(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path, neural_max_layers=20) as (client, _):
+        net = (await call(client, "neural_create", layers=[2, 1], network_type="shortcut"))["network_id"]
+        text = await error_text(client, "neural_train", network_id=net, algorithm="cascade2", max_neurons=30,
+                                inputs=XOR_IN, outputs=XOR_OUT)
+        assert "maxNeurons 30" in text and "neural_max_layers" in text
+        info = (await call(client, "neural_list"))["networks"][0]
+    assert info["epochs_trained"] == 0
+
+
+async def test_neural_run_refuses_a_result_over_max_response_bytes_before_computing_it_and_says_how_to_page(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path, max_response_bytes=2**20) as (client, app):
+        net = (await call(client, "neural_create", layers=[1, 4096]))["network_id"]
+        compute_before = app.neural.runtime.compute_s
+        text = await error_text(client, "neural_run", network_id=net, inputs=[[0]] * 100_000)
+        assert "100,000 rows of 4,096 outputs" in text and "max_response_bytes" in text
+        assert "Send at most 7 rows per neural_run call" in text
+        assert app.neural.runtime.compute_s == compute_before  # refused before any compute
+        page = await call(client, "neural_run", network_id=net, inputs=[[0]] * 7)
+    assert len(page["outputs"]) == 7 and len(page["outputs"][0]) == 4096

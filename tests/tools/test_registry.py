@@ -91,3 +91,57 @@ async def test_an_internal_failure_returns_an_error_id_and_keeps_the_traceback_o
 async def test_a_success_carries_structured_content_and_the_same_json_as_text(registry) -> None:
     result = await registry.call_tool("pick", {"color": "red", "size": 4}, CallInfo("test"))
     assert result == {"content": [{"type": "text", "text": '{"n":4}'}], "structuredContent": {"n": 4}, "isError": False}
+
+
+async def snake(ctx: ToolContext, swarm_id: str, max_agents: int = 1) -> Out:
+    """Echo a count."""
+    return {"n": max_agents}
+
+
+async def test_arguments_are_camel_case_on_the_wire_and_accept_their_snake_case_alias(tmp_path: Path) -> None:
+    async with running_app(tmp_path) as (app, _):
+        registry = ToolRegistry(app)
+        registry.add(snake)
+        schema = registry.list_tools()[0]["inputSchema"]
+        assert sorted(schema["properties"]) == ["maxAgents", "swarmId"] and schema["required"] == ["swarmId"]
+        camel = await registry.call_tool("snake", {"swarmId": "s", "maxAgents": 4}, CallInfo("test"))
+        snake_case = await registry.call_tool("snake", {"swarm_id": "s", "max_agents": 5}, CallInfo("test"))
+        assert camel["structuredContent"] == {"n": 4} and snake_case["structuredContent"] == {"n": 5}
+        both = await registry.call_tool("snake", {"swarmId": "s", "swarm_id": "t"}, CallInfo("test"))
+        assert both["isError"] and "'swarm_id' and 'swarmId' are the same argument" in both["content"][0]["text"]
+
+
+async def test_a_result_over_max_response_bytes_is_refused_with_how_to_ask_for_less(tmp_path: Path) -> None:
+    async with running_app(tmp_path, max_response_bytes=1000) as (_, registry):
+        result = await registry.call_tool("features_detect", {"category": "all"}, CallInfo("test"))
+        small = await registry.call_tool("features_detect", {"category": "transports"}, CallInfo("test"))
+    assert result["isError"] and "max_response_bytes" in result["content"][0]["text"]
+    assert "page with limit and cursor" in result["content"][0]["text"]
+    assert not small["isError"]
+
+
+def test_the_whole_tool_list_stays_within_48000_characters_of_json() -> None:
+    import orjson
+
+    from swarm_mcp.tools import build_registry
+
+    listing = build_registry(None).list_tools()  # type: ignore[arg-type]
+    assert len(orjson.dumps(listing)) <= 48_000, "shorten descriptions: tools/list is the model's context"
+
+
+def test_serve_tools_serves_only_the_named_areas_and_refuses_unknown_ones(tmp_path: Path) -> None:
+    from support import spawn_stdio
+
+    with spawn_stdio(tmp_path, "--tools", "memory,tasks") as client:
+        client.initialize()
+        names = {t["name"] for t in client.request("tools/list")["tools"]}
+    assert "memory_usage" in names and "task_claim" in names
+    assert not names & {"neural_create", "swarm_init", "features_detect"}
+    import subprocess
+    import sys
+
+    from support import server_env
+
+    refused = subprocess.run([sys.executable, "-m", "swarm_mcp", "serve", "--tools", "memory,wizardry"],
+                             env=server_env(tmp_path / "other"), capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2 and "wizardry" in refused.stderr and "benchmark" in refused.stderr

@@ -12,7 +12,7 @@ import pytest
 from mcp import Client
 from support import REPO_ROOT, free_port, log_events, server_env, server_output, tcp_server
 
-from swarm_mcp.client import HttpClient, LineClient, McpError
+from swarm_mcp.client import HttpClient, LineClient, McpError, initialize_params
 
 TOKEN = "s3cret-token-for-tests-0123456789"
 
@@ -112,11 +112,54 @@ def test_off_loopback_http_with_the_token_works_and_the_token_never_reaches_the_
     assert TOKEN.encode() not in server_output(home)[1]
 
 
-def test_off_loopback_the_line_protocol_is_refused_with_an_explanation(public_server) -> None:
-    port, _, _ = public_server
-    with LineClient.connect("127.0.0.1", port) as line:
-        line.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
-        reply = line.receive()
-        assert reply["error"]["code"] == -32600 and "no authentication" in reply["error"]["message"]
-        with pytest.raises(EOFError):
-            line.receive()
+def test_off_loopback_a_line_client_must_send_the_token_first_and_then_is_served(public_server) -> None:
+    port, _, home = public_server
+    for first in ({"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                  {"jsonrpc": "2.0", "id": 1, "method": "swarm-mcp/authenticate", "params": {"token": "wrong-" * 8}}):
+        with LineClient.connect("127.0.0.1", port) as line:
+            line.send(first)
+            reply = line.receive()
+            assert reply["id"] == 1 and reply["error"]["code"] == -32001
+            assert "swarm-mcp/authenticate" in reply["error"]["message"]
+            with pytest.raises(EOFError):
+                line.receive()
+    with LineClient.connect("127.0.0.1", port, token=TOKEN) as line:
+        line.initialize()
+        assert not line.call_tool("features_detect", {"category": "cpu"})["isError"]
+    assert TOKEN.encode() not in server_output(home)[1]
+
+
+@pytest.mark.parametrize("first", ["initialize", "nothing"])
+def test_with_a_token_set_a_loopback_line_client_without_it_is_refused_before_any_tool_runs(tmp_path: Path, first: str) -> None:
+    with tcp_server(tmp_path, "--set", "header_timeout=0.5", SWARM_MCP_TOKEN=TOKEN) as (port, _):
+        with LineClient.connect("127.0.0.1", port) as line:
+            if first == "initialize":
+                line.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": initialize_params()})
+                line.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                           "params": {"name": "memory_usage", "arguments": {"action": "store", "key": "k", "value": 1}}})
+            reply = line.receive()
+            assert reply["error"]["code"] == -32001 and "swarm-mcp/authenticate" in reply["error"]["message"]
+            with pytest.raises(EOFError):
+                line.receive()
+        with LineClient.connect("127.0.0.1", port, token=TOKEN) as line:
+            line.initialize()
+            assert line.call_tool("memory_usage", {"action": "retrieve", "key": "k"})["structuredContent"]["found"] is False
+    expected = "line_unauthorized" if first == "initialize" else "connection_timed_out"
+    assert [e for e in log_events(server_output(tmp_path)[1]) if e.get("event") == expected]
+
+
+def test_a_loopback_bind_other_than_127_0_0_1_still_refuses_a_foreign_host_header(tmp_path: Path) -> None:
+    with tcp_server(tmp_path, host="127.0.0.2") as (port, _):
+        with HttpClient("127.0.0.2", port) as http:
+            status, _, _ = http.post(
+                {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": initialize_params()},
+                extra_headers={"Host": "evil.example"},
+            )
+            assert status == 421
+            status, _, _ = http.post(
+                {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": initialize_params()},
+                extra_headers={"Origin": "http://evil.example"},
+            )
+            assert status == 403
+        with HttpClient("127.0.0.2", port) as http:
+            assert http.initialize()["serverInfo"]["name"] == "swarm-mcp"

@@ -66,7 +66,44 @@ EVERY_TOOL: list[tuple[str, dict[str, object]]] = [
     ("neural_load", {"path": "purity.net"}),
     ("neural_list", {}),
     ("neural_status", {}),
+    ("swarm_init", {"topology": "star", "maxAgents": 4, "name": "purity"}),
+    ("agent_spawn", {"type": "coder", "swarmId": "$swarm"}),
+    ("agent_list", {}),
+    ("task_orchestrate", {"task": "fix the login bug", "swarmId": "$swarm"}),
+    ("task_claim", {}),
+    ("task_heartbeat", {"taskId": "$subtask"}),
+    ("task_complete", {"taskId": "$subtask", "result": "fixed"}),
+    ("task_status", {"taskId": "$task", "detailed": True}),
+    ("task_results", {"taskId": "$task"}),
+    ("task_orchestrate", {"task": "Implement a, implement b", "strategy": "parallel", "swarmId": "$swarm"}),
+    ("task_claim", {}),
+    ("task_fail", {"taskId": "$subtask", "reason": "cannot", "retry": False}),
+    ("task_cancel", {"taskId": "$task"}),
+    ("swarm_status", {"verbose": True}),
+    ("swarm_monitor", {"duration": 0.2, "interval": 0.1}),
+    ("agent_metrics", {}),
+    ("neural_patterns", {}),
+    ("agent_stop", {"agentId": "$agent"}),
+    ("neural_train", {"agentId": "all", "iterations": 2}),
+    ("benchmark_run", {"type": "task", "iterations": 2}),
+    ("swarm_destroy", {"swarmId": "$swarm"}),
 ]
+
+
+def _resolve(arguments: dict[str, object], seen: dict[str, str]) -> dict[str, object]:
+    """Arguments with `$swarm`, `$agent`, `$task` and `$subtask` taken from earlier results."""
+    return {k: seen[v[1:]] if isinstance(v, str) and v.startswith("$") else v for k, v in arguments.items()}
+
+
+def _remember(result: dict[str, object], seen: dict[str, str]) -> None:
+    data = result.get("structuredContent") or {}
+    assert isinstance(data, dict)
+    for key, field in (("swarm", "swarm_id"), ("agent", "agent_id"), ("task", "task_id")):
+        value = data.get(key)
+        if isinstance(value, dict) and field in value:
+            seen[key] = value[field]
+    if data.get("claimed"):
+        seen["subtask"] = str(data["subtask_id"])
 
 
 def test_stdout_carries_only_protocol_messages_in_a_session_that_calls_every_tool(tmp_path: Path) -> None:
@@ -74,15 +111,18 @@ def test_stdout_carries_only_protocol_messages_in_a_session_that_calls_every_too
         client.initialize()
         served = {t["name"] for t in client.request("tools/list")["tools"]}
         assert served == {name for name, _ in EVERY_TOOL}, "add new tools to EVERY_TOOL"
+        seen: dict[str, str] = {}
         for name, arguments in EVERY_TOOL:
-            result = client.call_tool(name, arguments)
+            result = client.call_tool(name, _resolve(arguments, seen))
             assert not result["isError"], (name, result["content"][0]["text"])
+            _remember(result, seen)
         client.send(b"not json")
         client.writer.close()
         rest = client.reader.read()
-        for line in rest.splitlines():
-            message = orjson.loads(line)
-            assert message["jsonrpc"] == "2.0" and ("id" in message or "method" in message)
+        # every line was JSON (receive() parses each); now each must be JSON-RPC too: replies, or
+        # notifications, which the client files under `notifications` when no request matches
+        for message in [*client.notifications, *(orjson.loads(line) for line in rest.splitlines())]:
+            assert message.get("jsonrpc") == "2.0" and ("id" in message or "method" in message), message
     assert any(e.get("event") == "jax_loaded" for e in log_events(server_output(tmp_path)[1])), "logs go to stderr"
 
 
@@ -94,6 +134,18 @@ def test_starting_and_listing_tools_does_not_import_jax(tmp_path: Path) -> None:
         assert client.process is not None
         maps = Path(f"/proc/{client.process.pid}/maps").read_text()
         assert "jaxlib" not in maps and "xla_extension" not in maps
+
+
+def test_numpy_is_loaded_only_by_the_first_call_that_needs_it(tmp_path: Path) -> None:
+    with spawn_stdio(tmp_path) as client:
+        client.initialize()
+        client.request("tools/list")
+        for name, arguments in (("memory_usage", {}), ("features_detect", {"category": "all"}), ("neural_list", {})):
+            assert not client.call_tool(name, arguments)["isError"]
+        assert client.process is not None
+        assert "_multiarray_umath" not in Path(f"/proc/{client.process.pid}/maps").read_text()
+        client.call_tool("neural_create", {"layers": [2, 2, 1]})
+        assert "_multiarray_umath" in Path(f"/proc/{client.process.pid}/maps").read_text()
 
 
 def test_eof_on_stdin_answers_requests_already_received_and_exits_zero(tmp_path: Path) -> None:
@@ -152,3 +204,25 @@ def test_a_second_server_on_the_same_data_dir_exits_naming_the_owner(tmp_path: P
         assert second.returncode == 3
         assert f"pid {owner.process.pid}" in second.stderr.decode()
         assert second.stdout == b""
+
+
+def test_stdin_from_dev_null_is_an_immediate_eof_and_a_clean_exit(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "swarm_mcp", "serve"], env=server_env(tmp_path), stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=30, cwd=str(REPO_ROOT))
+    assert done.returncode == 0 and done.stdout == b""
+
+
+def test_a_signal_while_a_request_is_in_flight_answers_it_and_exits_zero(tmp_path: Path) -> None:
+    with _started(tmp_path) as client:
+        created = client.call_tool("neural_create", {"layers": [2, 8, 1], "networkId": "long"})
+        assert not created["isError"]
+        client.send({"jsonrpc": "2.0", "id": 99, "method": "tools/call", "params": {"name": "neural_train", "arguments": {
+            "networkId": "long", "inputs": [[0, 1], [0, 1]], "outputs": [[1], [0]], "maxEpochs": 10_000_000,
+            "desiredError": 0}}})  # contradictory rows: it never reaches the desired error
+        time.sleep(1.0)  # training is running
+        assert client.process is not None
+        client.process.send_signal(signal.SIGTERM)
+        reply = client.receive()
+        assert client.process.wait(timeout=10) == 0
+    assert reply["id"] == 99, reply
+    assert reply.get("error", {}).get("code") == -32000 or reply["result"]["structuredContent"]["stopped_by"] == "cancelled", reply

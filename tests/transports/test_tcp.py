@@ -150,3 +150,45 @@ def test_stdio_and_tcp_in_one_process_share_the_daemon_state(tmp_path: Path) -> 
             serving = tcp.call_tool("features_detect", {"category": "transports"})["structuredContent"]["transports"]["serving"]
         assert got["entry"]["value"] == "from stdio"
         assert {"stdio", "tcp-lines", "http"} <= set(serving)
+
+
+def test_a_tcp_listener_refuses_connections_over_max_connections_with_a_reason(tmp_path: Path) -> None:
+    with tcp_server(tmp_path, "--set", "max_connections=3") as (port, _):
+        held: list[LineClient] = []
+        try:
+            for _ in range(3):
+                held.append(LineClient.connect("127.0.0.1", port))
+                held[-1].initialize()
+            with LineClient.connect("127.0.0.1", port) as extra:
+                extra.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+                reply = extra.receive()
+                assert reply["error"]["code"] == -32002 and "max_connections is 3" in reply["error"]["message"]
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                raw.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}")
+                assert raw.makefile("rb").readline().startswith(b"HTTP/1.1 503")
+        finally:
+            held.pop().close()
+        deadline = time.monotonic() + 10
+        while True:  # the slot comes back once the server has seen the close
+            with LineClient.connect("127.0.0.1", port) as again:
+                again.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+                if "result" in again.receive():
+                    break
+            assert time.monotonic() < deadline
+        for client in held:
+            client.close()
+
+
+@pytest.mark.parametrize("sent", [b"", b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n", b'{"jsonrpc": "2.0"'])
+def test_a_connection_that_does_not_finish_its_first_message_within_header_timeout_is_closed(tmp_path: Path, sent: bytes) -> None:
+    with tcp_server(tmp_path, "--set", "header_timeout=0.5") as (port, process):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            raw.sendall(sent)
+            started = time.monotonic()
+            received = raw.makefile("rb").read()  # until the server closes
+            assert time.monotonic() - started < 4
+        if not sent.startswith(b"POST"):
+            assert orjson.loads(received.splitlines()[0])["error"]["code"] == -32600
+        with LineClient.connect("127.0.0.1", port) as client:  # the listener is fine
+            assert client.initialize()["serverInfo"]["name"] == "swarm-mcp"
+        assert process.poll() is None

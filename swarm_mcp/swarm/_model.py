@@ -1,0 +1,329 @@
+"""The swarm's vocabulary and state: closed sets as enums, live objects as plain dataclasses.
+
+Swarms, agents, tasks and subtasks are mutable objects the engine owns on the event loop; the
+journal persists them as JSON (`to_record` / `from_record`). Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+__all__ = (
+    "AGENT_TYPES",
+    "PRIORITIES",
+    "TASK_TYPES",
+    "TOPOLOGIES",
+    "Agent",
+    "AgentMetrics",
+    "Lease",
+    "Subtask",
+    "SubtaskState",
+    "Swarm",
+    "Task",
+    "TaskState",
+    "default_capabilities",
+    "natural_task_type",
+)
+
+TOPOLOGIES = ("mesh", "hierarchical", "ring", "star")
+SWARM_STRATEGIES = ("balanced", "specialized", "adaptive")
+TASK_STRATEGIES = ("parallel", "sequential", "adaptive")
+PRIORITIES = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+EXECUTORS = ("client", "claude")
+
+# Agent types and the task type each does best (one to one), with their built-in capabilities.
+AGENT_TYPES = (
+    "researcher", "coder", "analyst", "optimizer", "coordinator", "tester", "reviewer", "documenter", "architect",
+)
+TASK_TYPES = (
+    "research", "code", "analysis", "optimization", "coordination", "testing", "review", "documentation", "architecture",
+)
+_CAPABILITIES = {
+    "researcher": ("research", "search", "synthesis"),
+    "coder": ("code", "implementation", "debugging"),
+    "analyst": ("analysis", "data", "metrics"),
+    "optimizer": ("optimization", "performance", "profiling"),
+    "coordinator": ("coordination", "planning", "delegation"),
+    "tester": ("testing", "verification", "qa"),
+    "reviewer": ("review", "critique", "quality"),
+    "documenter": ("documentation", "writing", "explanation"),
+    "architect": ("architecture", "design", "systems"),
+}
+
+
+def natural_task_type(agent_type: str) -> str:
+    """The task type an agent type is built for: coder -> code, tester -> testing, ..."""
+    return TASK_TYPES[AGENT_TYPES.index(agent_type)]
+
+
+def default_capabilities(agent_type: str) -> tuple[str, ...]:
+    return _CAPABILITIES[agent_type]
+
+
+class TaskState(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class SubtaskState(str, Enum):
+    PENDING = "pending"  # waiting for its dependencies, or for an agent
+    ASSIGNED = "assigned"  # routed to an agent, claimable
+    RUNNING = "running"  # claimed under a lease (or run by the agent's executor)
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (SubtaskState.COMPLETED, SubtaskState.FAILED, SubtaskState.CANCELLED)
+
+
+@dataclass(slots=True)
+class Lease:
+    id: str
+    holder: str  # "client" or "executor:<name>"
+    expires_at: float
+    claimed_at: float
+
+
+@dataclass(slots=True)
+class AgentMetrics:
+    """An agent's counters. The sample windows are made on first use: an idle agent holds none."""
+
+    done: int = 0
+    failed: int = 0
+    restarts: int = 0
+    decisions: int = 0  # routing decisions made as a coordinator or ring hand-off
+    _durations: deque[float] | None = None
+    _predictions: deque[tuple[float, bool]] | None = None  # brain's p(success), outcome
+    by_type: dict[str, list[int]] | None = None  # task type -> [done, failed]
+
+    @property
+    def durations(self) -> deque[float]:
+        if self._durations is None:
+            self._durations = deque(maxlen=200)
+        return self._durations
+
+    @property
+    def predictions(self) -> deque[tuple[float, bool]]:
+        if self._predictions is None:
+            self._predictions = deque(maxlen=200)
+        return self._predictions
+
+    def count(self, task_type: str, success: bool) -> None:
+        if self.by_type is None:
+            self.by_type = {}
+        counts = self.by_type.setdefault(task_type, [0, 0])
+        counts[0 if success else 1] += 1
+        if success:
+            self.done += 1
+        else:
+            self.failed += 1
+
+    def experience_of(self, task_type: str) -> int:
+        return sum(self.by_type.get(task_type, (0, 0))) if self.by_type else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"done": self.done, "failed": self.failed, "restarts": self.restarts, "decisions": self.decisions,
+                "durations": list(self._durations or ()), "predictions": [list(p) for p in self._predictions or ()],
+                "by_type": self.by_type or {}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AgentMetrics:
+        metrics = cls(int(data.get("done", 0)), int(data.get("failed", 0)), int(data.get("restarts", 0)),
+                      int(data.get("decisions", 0)))
+        if data.get("durations"):
+            metrics.durations.extend(float(d) for d in data["durations"])
+        if data.get("predictions"):
+            metrics.predictions.extend((float(p), bool(s)) for p, s in data["predictions"])
+        if data.get("by_type"):
+            metrics.by_type = {str(k): [int(v[0]), int(v[1])] for k, v in data["by_type"].items()}
+        return metrics
+
+
+@dataclass(slots=True)
+class Agent:
+    id: str
+    swarm_id: str
+    type: str
+    name: str
+    capabilities: tuple[str, ...]
+    pattern: str
+    created: float
+    order: int  # spawn order within the swarm (the ring follows it)
+    concurrency: int = 1
+    coordinator: str | None = None  # hierarchical: the coordinator this worker reports to
+    stopped: bool = False
+    queue: dict[str, None] = field(default_factory=dict)  # assigned subtask ids, oldest first (an ordered set)
+    running: set[str] = field(default_factory=set)  # claimed subtask ids
+    metrics: AgentMetrics = field(default_factory=AgentMetrics)
+
+    @property
+    def state(self) -> str:
+        if self.stopped:
+            return "stopped"
+        return "busy" if self.running else "idle"
+
+    @property
+    def all_capabilities(self) -> frozenset[str]:
+        return frozenset(self.capabilities) | frozenset(default_capabilities(self.type))
+
+    def to_record(self) -> dict[str, Any]:
+        return {"name": self.name, "capabilities": list(self.capabilities), "pattern": self.pattern,
+                "created": self.created, "order": self.order, "concurrency": self.concurrency,
+                "coordinator": self.coordinator, "metrics": self.metrics.to_json()}
+
+    @classmethod
+    def from_record(cls, agent_id: str, swarm_id: str, kind: str, status: str, data: dict[str, Any]) -> Agent:
+        return cls(agent_id, swarm_id, kind, str(data["name"]), tuple(data.get("capabilities", ())),
+                   str(data.get("pattern", "adaptive")), float(data["created"]), int(data.get("order", 0)),
+                   int(data.get("concurrency", 1)), data.get("coordinator"), status == "stopped",
+                   metrics=AgentMetrics.from_json(data.get("metrics", {})))
+
+
+@dataclass(slots=True)
+class Swarm:
+    id: str
+    name: str
+    topology: str
+    strategy: str
+    max_agents: int
+    pattern: str  # the Queen's decision policy
+    routing: str  # neural or round_robin
+    executor: str  # default executor of its tasks
+    created: float
+    objective: str | None = None
+    design: dict[str, Any] | None = None  # the Queen's reasons when she chose the topology
+    agents: dict[str, Agent] = field(default_factory=dict)
+    next_order: int = 0
+    round_robin: int = 0
+    escalations: int = 0
+    decisions: int = 0  # the Queen's routing decisions
+    completed: int = 0  # subtasks finished successfully, all time
+    failed: int = 0
+    _live: list[Agent] | None = None  # live agents in spawn order, rebuilt after a change
+
+    def live_agents(self) -> list[Agent]:
+        """Agents not stopped, in spawn order (a cached list: do not change it)."""
+        if self._live is None:
+            self._live = sorted((a for a in self.agents.values() if not a.stopped), key=lambda a: a.order)
+        return self._live
+
+    def add_agent(self, agent: Agent) -> None:
+        self.agents[agent.id] = agent
+        if self._live is not None and not agent.stopped and (not self._live or self._live[-1].order < agent.order):
+            self._live.append(agent)
+        else:
+            self._live = None
+
+    def agents_changed(self) -> None:
+        """Call after an agent stopped (or its order changed)."""
+        self._live = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {"topology": self.topology, "strategy": self.strategy, "max_agents": self.max_agents,
+                "pattern": self.pattern, "routing": self.routing, "executor": self.executor, "created": self.created,
+                "objective": self.objective, "design": self.design, "next_order": self.next_order,
+                "escalations": self.escalations, "decisions": self.decisions, "completed": self.completed,
+                "failed": self.failed, "round_robin": self.round_robin}
+
+    @classmethod
+    def from_record(cls, swarm_id: str, name: str, data: dict[str, Any]) -> Swarm:
+        return cls(swarm_id, name, str(data["topology"]), str(data["strategy"]), int(data["max_agents"]),
+                   str(data.get("pattern", "adaptive")), str(data.get("routing", "neural")),
+                   str(data.get("executor", "client")), float(data["created"]), data.get("objective"),
+                   data.get("design"), next_order=int(data.get("next_order", 0)),
+                   round_robin=int(data.get("round_robin", 0)), escalations=int(data.get("escalations", 0)),
+                   decisions=int(data.get("decisions", 0)), completed=int(data.get("completed", 0)),
+                   failed=int(data.get("failed", 0)))
+
+
+@dataclass(slots=True)
+class Subtask:
+    id: str
+    task_id: str
+    swarm_id: str
+    index: int  # position in the plan
+    description: str
+    type: str
+    capabilities: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    features: list[float]
+    priority: int
+    executor: str
+    state: SubtaskState = SubtaskState.PENDING
+    agent_id: str | None = None
+    attempts: int = 0
+    max_attempts: int = 3
+    failed_agents: list[str] = field(default_factory=list)
+    lease: Lease | None = None
+    result: Any = None
+    success: bool | None = None
+    quality: float | None = None
+    reason: str | None = None
+    review_of: str | None = None
+    decision: dict[str, Any] | None = None
+    created: float = 0.0
+    assigned_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {"kind": "subtask", "task_id": self.task_id, "index": self.index, "description": self.description,
+                "type": self.type, "capabilities": list(self.capabilities), "depends_on": list(self.depends_on),
+                "features": self.features, "executor": self.executor, "attempts": self.attempts,
+                "max_attempts": self.max_attempts, "failed_agents": self.failed_agents, "result": self.result,
+                "success": self.success, "quality": self.quality, "reason": self.reason, "review_of": self.review_of,
+                "decision": self.decision, "created": self.created, "assigned_at": self.assigned_at,
+                "started_at": self.started_at, "finished_at": self.finished_at}
+
+    @classmethod
+    def from_record(cls, subtask_id: str, swarm_id: str, agent_id: str | None, status: str, priority: int,
+                    data: dict[str, Any]) -> Subtask:
+        return cls(
+            subtask_id, str(data["task_id"]), swarm_id, int(data["index"]), str(data["description"]), str(data["type"]),
+            tuple(data.get("capabilities", ())), tuple(data.get("depends_on", ())),
+            [float(v) for v in data["features"]], priority, str(data.get("executor", "client")),
+            SubtaskState(status), agent_id, int(data.get("attempts", 0)), int(data.get("max_attempts", 3)),
+            list(data.get("failed_agents", ())), None, data.get("result"), data.get("success"), data.get("quality"),
+            data.get("reason"), data.get("review_of"), data.get("decision"), float(data.get("created", 0.0)),
+            data.get("assigned_at"), data.get("started_at"), data.get("finished_at"),
+        )
+
+
+@dataclass(slots=True)
+class Task:
+    id: str
+    swarm_id: str
+    description: str
+    strategy: str
+    priority: int
+    executor: str
+    created: float
+    analysis: dict[str, Any]
+    subtasks: list[str]
+    max_agents: int | None = None
+    coordinator: str | None = None  # hierarchical: the coordinator whose team runs it
+    allowed_agents: list[str] | None = None  # maxAgents: the agents it may use
+    state: TaskState = TaskState.PENDING
+    finished_at: float | None = None
+    reason: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {"kind": "task", "description": self.description, "strategy": self.strategy,
+                "executor": self.executor, "created": self.created, "analysis": self.analysis,
+                "subtasks": self.subtasks, "max_agents": self.max_agents, "coordinator": self.coordinator,
+                "allowed_agents": self.allowed_agents, "finished_at": self.finished_at, "reason": self.reason}
+
+    @classmethod
+    def from_record(cls, task_id: str, swarm_id: str, status: str, priority: int, data: dict[str, Any]) -> Task:
+        return cls(task_id, swarm_id, str(data["description"]), str(data["strategy"]), priority,
+                   str(data.get("executor", "client")), float(data["created"]), dict(data.get("analysis", {})),
+                   list(data["subtasks"]), data.get("max_agents"), data.get("coordinator"), data.get("allowed_agents"),
+                   TaskState(status), data.get("finished_at"), data.get("reason"))

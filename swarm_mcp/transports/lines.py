@@ -1,0 +1,143 @@
+"""Line clients of a listener (TCP lines after the sniffer, and the Unix socket): authentication,
+a connection cap, and timeouts, in front of the shared line engine.
+
+With a token set, a connection's first line must carry it:
+
+    {"jsonrpc": "2.0", "id": 0, "method": "swarm-mcp/authenticate", "params": {"token": "<token>"}}
+
+A request gets `{}` back; the notification form (no `id`) gets no reply, so a relay can put it in
+front of a client's own stream. Anything else first, a wrong token, or no line within
+`header_timeout` gets a -32001 error and the connection is closed before any tool runs. Without a
+token the first line is an ordinary MCP message. After that the connection is the plain line
+protocol of stdio, bounded by `LineLimits` (requests in flight, idle timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.abc
+import orjson
+import structlog
+
+from ..protocol import LineLimits, RpcError, Session, encode_error, encode_result, read_bounded_line, serve_line_connection
+from ..protocol._wire import INVALID_REQUEST
+
+if TYPE_CHECKING:
+    from ..app import App
+    from ..tools import ToolRegistry
+
+__all__ = ("AUTH_METHOD", "SERVER_BUSY", "UNAUTHORIZED", "LineListener", "busy_error")
+
+log = structlog.get_logger("swarm_mcp.lines")
+
+AUTH_METHOD = "swarm-mcp/authenticate"
+UNAUTHORIZED = -32001
+SERVER_BUSY = -32002
+_HOW = (
+    'send {"jsonrpc":"2.0","id":0,"method":"' + AUTH_METHOD + '","params":{"token":"<token>"}} as the first line '
+    "(the token is SWARM_MCP_TOKEN or the --token-file of the server)"
+)
+
+
+def busy_error(open_connections: int, limit: int) -> bytes:
+    return encode_error(
+        None,
+        RpcError(
+            SERVER_BUSY,
+            f"This listener already has {open_connections} connections (max_connections is {limit}); close an idle "
+            "connection or try again shortly",
+        ),
+    )
+
+
+class LineListener:
+    """Serves the line connections a listener hands over; `connections` counts those open."""
+
+    def __init__(self, app: App, registry: ToolRegistry, tg: anyio.abc.TaskGroup, *, transport: str, token: str | None) -> None:
+        self.app = app
+        self.registry = registry
+        self.tg = tg
+        self.transport = transport
+        self.token = token.encode() if token is not None else None
+        self.connections = 0
+
+    def too_slow_error(self, seconds: float) -> bytes:
+        """The line a connection gets when nothing arrived within `header_timeout`."""
+        if self.token is not None:
+            return encode_error(None, RpcError(UNAUTHORIZED, f"Unauthorized (nothing arrived within {seconds} s): {_HOW}."))
+        return encode_error(None, RpcError(INVALID_REQUEST, f"Nothing arrived within {seconds} s (header_timeout); send a request"))
+
+    def take(self, transport: asyncio.Transport, first_bytes: bytes) -> None:
+        """Serve `transport` (whose first bytes were already read) as a line connection."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=self.app.config.max_line_bytes, loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        if first_bytes:
+            reader.feed_data(first_bytes)
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        self.connections += 1
+        self.tg.start_soon(self._serve, reader, writer)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        config = self.app.config
+        self.app.transports.opened(self.transport)
+        try:
+            if self.token is not None and not await self._authenticate(reader, writer):
+                return
+            limits = LineLimits(
+                max_in_flight=config.max_in_flight,
+                first_line_timeout=None if self.token is not None else (config.header_timeout or None),
+                idle_timeout=config.idle_timeout or None,
+            )
+            await serve_line_connection(
+                reader, writer, Session(self.app.identity, self.registry, self.transport), stopping=self.app.stopping,
+                shutdown_grace=config.shutdown_grace, max_line_bytes=config.max_line_bytes, limits=limits,
+            )
+        finally:
+            self.connections -= 1
+            self.app.transports.closed(self.transport)
+            writer.close()
+
+    async def _authenticate(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        assert self.token is not None
+        line: Any = None
+        with anyio.move_on_after(self.app.config.header_timeout or None):
+            line = await read_bounded_line(reader)
+        message: Any = None
+        if isinstance(line, bytes):
+            try:
+                message = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                message = None
+        request_id = message.get("id") if isinstance(message, dict) else None
+        request_id = request_id if isinstance(request_id, str | int) and not isinstance(request_id, bool) else None
+        params = message.get("params") if isinstance(message, dict) else None
+        presented = params.get("token") if isinstance(params, dict) else None
+        if (
+            isinstance(message, dict)
+            and message.get("method") == AUTH_METHOD
+            and isinstance(presented, str)
+            and hmac.compare_digest(presented.encode(), self.token)
+        ):
+            if request_id is not None:
+                writer.write(encode_result(request_id, {}))
+            return True
+        if line is None:
+            why = "nothing arrived" if not reader.at_eof() else "the connection closed"
+            reason = f"{why} before the authentication line"
+        elif isinstance(message, dict) and message.get("method") == AUTH_METHOD:
+            reason = "wrong token"
+        else:
+            reason = "the first line was not the authentication line"
+        log.warning("line_unauthorized", transport=self.transport, reason=reason, peer=writer.get_extra_info("peername"))
+        writer.write(encode_error(request_id, RpcError(
+            UNAUTHORIZED, f"Unauthorized ({reason}): this server requires its bearer token on every connection; {_HOW}.",
+        )))
+        return False
+

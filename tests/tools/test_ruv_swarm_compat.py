@@ -1,0 +1,53 @@
+"""ruv-swarm's users (and the instructions it writes for Claude) call these tools with these
+camelCase arguments; each one works here, and answers from real state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from support import mcp_client
+
+
+async def call(client: Any, tool: str, **arguments: Any) -> dict[str, Any]:
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, (tool, arguments, result.content[0].text)
+    return result.structured_content
+
+
+async def test_the_ruv_swarm_tool_calls_work_with_their_camel_case_arguments(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        swarm = await call(client, "swarm_init", topology="mesh", maxAgents=5, strategy="balanced")
+        researcher = (await call(client, "agent_spawn", type="researcher", name="Literature Review",
+                                 capabilities=["search", "summarize"]))["agent"]
+        await call(client, "agent_spawn", type="coder")
+        await call(client, "agent_spawn", type="analyst")
+        await call(client, "agent_spawn", type="optimizer")
+        listed = await call(client, "agent_list", filter="all")
+        task = (await call(client, "task_orchestrate", task="Research caching strategies and compare their hit rates",
+                           strategy="parallel", priority="high", maxAgents=3))["task"]
+        claim = await call(client, "task_claim")
+        await call(client, "task_complete", taskId=claim["subtask_id"], result="LRU wins on this workload")
+        status = await call(client, "task_status", taskId=task["task_id"], detailed=True)
+        results = await call(client, "task_results", taskId=task["task_id"], format="summary")
+        metrics = await call(client, "agent_metrics", agentId=claim["agent"]["agent_id"], metric="all")
+        cpu = await call(client, "agent_metrics", metric="cpu")
+        monitor = await call(client, "swarm_monitor", duration=0.2, interval=0.1)
+        swarm_status = await call(client, "swarm_status", verbose=True)
+        features = await call(client, "features_detect", category="all")
+        simd = await call(client, "features_detect", category="simd")
+        platform = await call(client, "features_detect", category="platform")
+        memory = await call(client, "memory_usage", detail="summary")
+        trained = await call(client, "neural_train", agentId=claim["agent"]["agent_id"], iterations=10)
+        neural = await call(client, "neural_status", agentId=researcher["agent_id"])
+        patterns = await call(client, "neural_patterns", pattern="all")
+        bench = await call(client, "benchmark_run", type="swarm", iterations=2)
+    assert swarm["swarm"]["max_agents"] == 5 and listed["count"] == 4
+    assert status["task"]["analysis"]["task_type"] == "research" and len(task["allowed_agents"]) == 3
+    assert results["results"][0]["result"] == "LRU wins on this workload"
+    assert metrics["agents"][0]["tasks"]["done"] == 1 and cpu["agents"][0]["cpu"]["process_user_seconds"] > 0
+    assert len(monitor["samples"]) >= 2 and swarm_status["swarms"][0]["agents"]["total"] == 4
+    assert "swarm" in features and "model" in simd["cpu"] and "python" in str(platform["runtime"]).lower()
+    assert memory["action"] == "stats" and len(trained["agents"]) == 1
+    assert neural["agent"]["agent_id"] == researcher["agent_id"] and set(patterns["patterns"]) >= {"convergent", "lateral"}
+    assert bench["suites"]["swarm"]["results"][0]["count"] == 2
