@@ -55,6 +55,17 @@ def busy_error(open_connections: int, limit: int) -> bytes:
     )
 
 
+def _areas_key(tools: str | None) -> str | None:
+    """One spelling per set of tool areas ("swarm, memory,memory" is "memory,swarm"); None: all.
+    Unknown names are kept, for `build_registry` to refuse."""
+    from ..tools import AREAS
+
+    chosen = {area.strip() for area in (tools or "").split(",") if area.strip()}
+    if not chosen or chosen == set(AREAS):
+        return None
+    return ",".join([a for a in AREAS if a in chosen] + sorted(chosen - set(AREAS)))
+
+
 class LineListener:
     """Serves the line connections a listener hands over; `connections` counts those open."""
 
@@ -65,15 +76,21 @@ class LineListener:
         self.transport = transport
         self.token = token.encode() if token is not None else None
         self.connections = 0
-        self._registries: dict[str | None, ToolRegistry] = {app.config.tools: registry}
+        self._registries: dict[str | None, ToolRegistry] = {_areas_key(app.config.tools): registry}
 
     def registry_for(self, tools: str | None) -> ToolRegistry:
-        """The tools an attached session asked for (its own `tools` setting; None: every area)."""
-        registry = self._registries.get(tools)
+        """The tools an attached session asked for (its own `tools` setting; None: every area),
+        built once per set of areas however the session spelled it.
+
+        Raises:
+            InvalidArgument: an unknown area.
+        """
+        key = _areas_key(tools)
+        registry = self._registries.get(key)
         if registry is None:
             from ..tools import build_registry
 
-            registry = self._registries[tools] = build_registry(self.app, tools)
+            registry = self._registries[key] = build_registry(self.app, key)
         return registry
 
     def too_slow_error(self, seconds: float) -> bytes:

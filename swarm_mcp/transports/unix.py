@@ -40,6 +40,9 @@ __all__ = ("MAX_SOCKET_PATH_BYTES", "serve_unix")
 
 log = structlog.get_logger("swarm_mcp.unix")
 
+MAX_VERSION_CHARS = 64  # a hello's version is logged and shown by `status`
+MAX_TOOLS_CHARS = 256
+
 
 class _Accept(asyncio.Protocol):
     """Reads a connection's first line: a control request is answered here; anything else (an MCP
@@ -130,7 +133,7 @@ class _Accept(asyncio.Protocol):
                 log.warning("line_unauthorized", transport="unix", reason=f"{method} without the right token")
                 raise RpcError(UNAUTHORIZED, f"Unauthorized: {method} needs this server's token in params.token "
                                "(SWARM_MCP_TOKEN or the --token-file of the server)")
-        pid = params.get("pid") if isinstance(params.get("pid"), int) else None
+        pid = params.get("pid") if type(params.get("pid")) is int else None
         if method == STATUS:
             return encode_result(request_id, owner_status(app)), None
         if method == STOP:
@@ -139,8 +142,10 @@ class _Accept(asyncio.Protocol):
             return encode_result(request_id, {"pid": os.getpid(), "attached_sessions": len(app.attached)}), None
         assert method == HELLO
         version, tools = params.get("version"), params.get("tools")
-        if not isinstance(version, str) or not isinstance(tools, str | None):
-            raise RpcError(INVALID_PARAMS, f"{HELLO} needs params.version (a string) and optionally params.tools")
+        if not isinstance(version, str) or not 0 < len(version) <= MAX_VERSION_CHARS or not version.isprintable() \
+                or not (tools is None or isinstance(tools, str) and len(tools) <= MAX_TOOLS_CHARS):
+            raise RpcError(INVALID_PARAMS, f"{HELLO} needs params.version (a printable string of at most {MAX_VERSION_CHARS} "
+                           f"characters) and optionally params.tools (areas, comma-separated, at most {MAX_TOOLS_CHARS})")
         mine = app.identity.version
         reply: dict[str, Any] = {"pid": os.getpid(), "version": mine, "kind": app.role.kind,
                                  "data_dir": str(app.config.data_dir), "handover": False}

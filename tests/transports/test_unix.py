@@ -93,3 +93,32 @@ def test_a_unix_listener_refuses_connections_over_max_connections(tmp_path: Path
         finally:
             for client in held:
                 client.close()
+
+
+def _hello(path: Path, params: dict[str, object]) -> dict[str, object]:
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(30)
+        sock.connect(str(path))
+        sock.sendall(orjson.dumps({"jsonrpc": "2.0", "id": "h", "method": "swarm-mcp/hello", "params": params}) + b"\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+            if b"\n" in data:
+                break
+        reply = dict(orjson.loads(data.split(b"\n", 1)[0]))
+        if "error" in reply:
+            assert sock.recv(65536) == b"", "a refused hello closes the connection"
+        return reply
+
+
+def test_a_hostile_hello_is_refused_with_what_it_needs_and_the_owner_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "swarm-mcp.sock"
+    with spawn_stdio(tmp_path) as owner:
+        owner.initialize()
+        for params in ({}, {"version": 7}, {"version": "x" * 65}, {"version": "1.0\n"}, {"version": "1.0", "tools": ["memory"]},
+                       {"version": "1.0", "tools": "memory," * 100}, {"version": "1.0", "tools": "memory,nope"}):
+            error = _hello(path, params)["error"]
+            assert isinstance(error, dict) and error["code"] == -32602, (params, error)
+        assert "unknown tool area(s) ['nope']" in str(_hello(path, {"version": "1.0", "tools": "memory,nope"})["error"])
+        assert _hello(path, {"version": "1.0", "tools": " swarm,memory,memory "})["result"]
+        assert owner.request("ping") == {}
