@@ -104,8 +104,20 @@ def relay(owners: int) -> Iterator[Harness]:
         for owner in harness.owners:
             owner.sock.close()
         assert harness.done.wait(WAIT)
+        _wait_for_stdin_reader()
+        for relay_end, _ in ends:
+            relay_end.close()  # the ends of owners it never reached
         for fd in (stdin_r, stdout_r, stdout_w):
             os.close(fd)
+
+
+def _wait_for_stdin_reader() -> None:
+    """The relay's stdin thread reads until EOF; its pipe is closed only after, or a later test's
+    pipe, given the same descriptor number, would lose lines to it."""
+    for thread in threading.enumerate():
+        if thread.name == "swarm-mcp-stdin":
+            thread.join(WAIT)
+            assert not thread.is_alive()
 
 
 def _read_within(fd: int) -> bytes:
@@ -202,5 +214,6 @@ def test_end_of_input_lets_the_owner_answer_what_it_has_then_the_session_ends() 
     thread.join(WAIT)
     assert codes == [0]
     assert orjson.loads(LineReader(lambda: _read_within(stdout_r)).line()) == {"jsonrpc": "2.0", "id": 1, "result": {}}
+    _wait_for_stdin_reader()
     for fd in (stdin_r, stdout_r, stdout_w):
         os.close(fd)
