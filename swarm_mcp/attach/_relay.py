@@ -40,6 +40,8 @@ _REPLY_PREFIX = b'{"jsonrpc":"2.0","id":'  # how the owner writes every reply (o
 _REPLY_ID = len(_REPLY_PREFIX)
 _RESULT_OR_ERROR = (b',"result":', b',"error":')
 _SIGNALS = {signal.SIGINT, signal.SIGTERM}
+# Client requests the relay keeps whole, to replay them on a new owner
+_BOOKED = frozenset({"initialize", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"})
 
 
 class _Stop(Exception):
@@ -65,7 +67,7 @@ def _decode(line: bytes) -> dict[str, Any] | None:
 
 
 def _valid_id(value: Any) -> bool:
-    return isinstance(value, str | int) and not isinstance(value, bool)
+    return type(value) is int or type(value) is str  # what orjson makes of a JSON number or string; never a bool
 
 
 class Relay:
@@ -185,8 +187,11 @@ class Relay:
         return True
 
     def _write_stdout(self, data: bytes) -> bool:
-        view = memoryview(data)
         try:
+            written = os.write(self._stdout, data)
+            if written == len(data):
+                return True
+            view = memoryview(data)[written:]
             while view:
                 view = view[os.write(self._stdout, view):]
         except OSError:
@@ -258,6 +263,9 @@ class Relay:
                     self._send(buffer, [] if oversize else [buffer])  # a last line without its newline
                 self._client_eof()
                 return
+            if not buffer and not oversize and data.find(b"\n") == len(data) - 1:  # one whole line: the usual case
+                self._send(data, [data])
+                continue
             buffer += data
             end = buffer.rfind(b"\n")
             if end < 0:
@@ -280,9 +288,8 @@ class Relay:
                 self._ready.wait()
             if self._finished or self._link is None:
                 return
-            dropped = [line for line in lines if not self._from_client(line)]
-            if dropped:
-                for line in dropped:
+            for line in lines:
+                if not self._from_client(line):
                     data = data.replace(line if line.endswith(b"\n") else line + b"\n", b"", 1)
             try:
                 self._link.sock.sendall(data)
@@ -308,6 +315,9 @@ class Relay:
         if message is None:
             return True
         method, request_id = message.get("method"), message.get("id")
+        if type(request_id) is int and type(method) is str and method not in _BOOKED:  # an ordinary request
+            self._in_flight[request_id] = request_id
+            return True
         if method is None:
             if _valid_id(request_id) and ("result" in message or "error" in message):
                 if request_id not in self._owner_requests:
