@@ -8,7 +8,6 @@ path's import time.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -53,7 +52,3 @@ class RelayLog:
     def error(self, event: str, **fields: Any) -> None:
         self._emit("error", event, fields)
 
-
-def say(message: str) -> None:
-    """One line for the person at the terminal (status and stop talk to people, not logs)."""
-    sys.stderr.write(message + "\n")
