@@ -274,6 +274,24 @@ def test_serve_daemon_status_and_stop(home: Path) -> None:
     assert reasons[-1].startswith("swarm-mcp stop (pid ")
 
 
+def test_a_daemon_with_tcp_serves_tcp_clients_and_attached_sessions_one_state(home: Path) -> None:
+    started = cli("serve", "--daemon", "--tcp", "127.0.0.1:0", home=home, SWARM_MCP_DAEMON_IDLE_TIMEOUT=IDLE)
+    assert started.returncode == 0, started.stderr
+    endpoints = status(home)["transports"]
+    url = endpoints["tcp-lines"]["endpoint"]
+    assert endpoints["http"]["endpoint"].startswith("http://127.0.0.1:") and url.startswith("tcp://127.0.0.1:")
+    host, port = url.removeprefix("tcp://").rsplit(":", 1)
+    with session(home) as attached, LineClient.connect(host, int(port)) as remote:
+        remote.initialize()
+        call(remote, "memory_usage", action="store", key="over-tcp", value=1)
+        assert stored(attached, "over-tcp") == 1
+        # its TCP port is its user's: a newer session attaches instead of taking it over
+        with session(home, SWARM_MCP_REPORT_VERSION="999.0.0") as newer:
+            assert stored(newer, "over-tcp") == 1
+            assert status(home)["version"] != "999.0.0"
+    assert cli("stop", home=home).returncode == 0
+
+
 def test_with_a_token_status_and_attaching_need_it(home: Path) -> None:
     token = "attach-token-for-tests-0123456789abcdef"
     with session(home, SWARM_MCP_TOKEN=token) as _owner, session(home, SWARM_MCP_TOKEN=token) as attached:
