@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import orjson
 import pytest
-from support import REPO_ROOT, log_events, server_env, spawn_stdio
+from support import REPO_ROOT, free_port, log_events, server_env, spawn_stdio, wait_for_port
 
 from swarm_mcp.attach import wait_for_exit
 from swarm_mcp.client import LineClient, McpError, initialize_params, modern_meta
@@ -250,6 +250,27 @@ def test_after_all_clients_exit_no_process_remains_once_the_idle_timeout_has_pas
     assert stopping[-1]["reason"] == "idle for 1 s (no client, no running work)"
     assert not (home / "swarm-mcp.sock").exists()
     assert cli("status", home=home).returncode == 1
+
+
+def test_a_foreground_server_with_idle_exit_stops_once_its_last_client_leaves(home: Path) -> None:
+    port = free_port()
+    with open(home / "server.stderr", "wb") as err:
+        server = subprocess.Popen([sys.executable, "-m", "swarm_mcp", "serve", "--tcp", f"127.0.0.1:{port}", "--idle-exit"],
+                                  env=server_env(home, SWARM_MCP_DAEMON_IDLE_TIMEOUT="0.5"), stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=err, cwd=str(REPO_ROOT))
+    try:
+        wait_for_port(port, server, home)  # it owns the data dir by then
+        with LineClient.connect("127.0.0.1", port) as remote, session(home, SWARM_MCP_DAEMON_IDLE_TIMEOUT="0.5") as attached:
+            remote.initialize()  # a client from the start, so it cannot go idle before the session attaches
+            assert status(home)["pid"] == server.pid
+            call(attached, "memory_usage", action="store", key="k", value="v")
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    stopped = [e for e in log_events((home / "server.stderr").read_bytes()) if e["event"] == "daemon_stopping"]
+    assert [e["reason"] for e in stopped] == ["idle for 0.5 s (no client, no running work)"]
 
 
 def test_serve_daemon_status_and_stop(home: Path) -> None:
