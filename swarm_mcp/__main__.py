@@ -16,12 +16,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .config import DEFAULT_TCP, LOG_LEVELS, Config, load_config
 from .errors import SwarmError
+
+if TYPE_CHECKING:  # the attach path must not import these
+    import socket
+
+    from .datadir import DataDirLock
+    from .lifecycle import OwnerRole
 
 __all__ = ("main",)
 
@@ -184,8 +190,8 @@ def _serve(args: argparse.Namespace, config: Config, version: str) -> int:
     return EXIT_OK if error is None else _fail(str(error), _exit_code(error))
 
 
-def _run_owner(config: Config, *, stdio: bool, role: Any, version: str, lock: Any = None, listener: Any = None,
-               on_ready: Any = None) -> SwarmError | None:
+def _run_owner(config: Config, *, stdio: bool, role: OwnerRole, version: str, lock: DataDirLock | None = None,
+               listener: socket.socket | None = None, on_ready: Callable[[], None] | None = None) -> SwarmError | None:
     """Own the data dir in this process until stopped; the error the user can act on, if it failed."""
     import anyio
 
