@@ -13,6 +13,8 @@ from typing import Any
 
 __all__ = (
     "AGENT_TYPES",
+    "MAX_OUTCOME_WINDOWS",
+    "OUTCOME_WINDOW",
     "PRIORITIES",
     "TASK_TYPES",
     "TOPOLOGIES",
@@ -33,6 +35,8 @@ SWARM_STRATEGIES = ("balanced", "specialized", "adaptive")
 TASK_STRATEGIES = ("parallel", "sequential", "adaptive")
 PRIORITIES = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 EXECUTORS = ("client", "claude")
+OUTCOME_WINDOW = 20  # finished attempts per point of a swarm's success curve
+MAX_OUTCOME_WINDOWS = 100  # points kept (the oldest are dropped)
 
 # Agent types and the task type each does best (one to one), with their built-in capabilities.
 AGENT_TYPES = (
@@ -207,7 +211,15 @@ class Swarm:
     decisions: int = 0  # the Queen's routing decisions
     completed: int = 0  # subtasks finished successfully, all time
     failed: int = 0
+    windows: list[list[int]] = field(default_factory=list)  # [succeeded, failed] per OUTCOME_WINDOW attempts, oldest first
     _live: list[Agent] | None = None  # live agents in spawn order, rebuilt after a change
+
+    def record_outcome(self, success: bool) -> None:
+        """Count one finished attempt (the routing decision it ended) in the current window."""
+        if not self.windows or sum(self.windows[-1]) >= OUTCOME_WINDOW:
+            self.windows.append([0, 0])
+            del self.windows[:-MAX_OUTCOME_WINDOWS]
+        self.windows[-1][0 if success else 1] += 1
 
     def live_agents(self) -> list[Agent]:
         """Agents not stopped, in spawn order (a cached list: do not change it)."""
@@ -231,7 +243,7 @@ class Swarm:
                 "pattern": self.pattern, "routing": self.routing, "executor": self.executor, "created": self.created,
                 "objective": self.objective, "design": self.design, "next_order": self.next_order,
                 "escalations": self.escalations, "decisions": self.decisions, "completed": self.completed,
-                "failed": self.failed, "round_robin": self.round_robin}
+                "failed": self.failed, "round_robin": self.round_robin, "windows": self.windows}
 
     @classmethod
     def from_record(cls, swarm_id: str, name: str, data: dict[str, Any]) -> Swarm:
@@ -241,7 +253,8 @@ class Swarm:
                    data.get("design"), next_order=int(data.get("next_order", 0)),
                    round_robin=int(data.get("round_robin", 0)), escalations=int(data.get("escalations", 0)),
                    decisions=int(data.get("decisions", 0)), completed=int(data.get("completed", 0)),
-                   failed=int(data.get("failed", 0)))
+                   failed=int(data.get("failed", 0)),
+                   windows=[[int(w[0]), int(w[1])] for w in data.get("windows", ())][-MAX_OUTCOME_WINDOWS:])
 
 
 @dataclass(slots=True)

@@ -54,22 +54,7 @@ class MemoryUsage(TypedDict):
 
 
 def _entry(entry: Entry, now: float) -> dict[str, Any]:
-    """An entry as the tool reports it; `now` is read after the operation, so a TTL never grows."""
-    return {
-        "namespace": entry.namespace,
-        "key": entry.key,
-        "value": entry.value,
-        "version": entry.version,
-        "tags": list(entry.tags),
-        "metadata": entry.metadata,
-        "agent_id": entry.agent_id,
-        "created": entry.created,
-        "updated": entry.updated,
-        "accessed": entry.accessed,
-        "access_count": entry.access_count,
-        "expires_at": entry.expires_at,
-        "ttl_remaining_s": None if entry.expires_at is None else max(0.0, entry.expires_at - now),
-    }
+    return entry.to_json(now)
 
 
 class _MallInfo2(ctypes.Structure):
