@@ -28,6 +28,7 @@ from .jax_probe import JaxProbe
 from .neural_runtime import NeuralRuntime
 from .neural_service import NeuralService
 from .protocol import ServerIdentity
+from .surface import Surface
 from .supervisor import ChildSpec, Strategy, Supervisor, SupervisorEvent
 from .swarm import EngineConfig, SwarmEngine
 from .workers import ClaudeExecutor
@@ -110,6 +111,11 @@ class App:
     @property
     def stopping(self) -> anyio.Event:
         return self.stopper.event
+
+    @functools.cached_property
+    def surface(self) -> Surface:
+        """Resources, prompts, completions and log messages, served beside the tools on every transport."""
+        return Surface(self)
 
     def request_stop(self, reason: str) -> None:
         self.stopper.request_stop(reason)

@@ -204,6 +204,8 @@ class NeuralService:
         except BaseException:
             del self._slots[network_id]
             raise
+        if self._feed is not None:
+            self._feed.publish("network_created", {"network_id": network_id, "layers": slot.summary.get("layers")})
         return slot.summary
 
     def check_layers(self, sizes: Sequence[int], *, shortcut: bool = False) -> None:

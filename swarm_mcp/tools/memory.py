@@ -190,6 +190,7 @@ async def memory_usage(
             )
         except VersionConflict as conflict:
             raise VersionConflictForTool(conflict) from conflict
+        ctx.app.feed.publish("memory_written", {"namespace": ns, "key": key, "version": entry.version})
         return {"action": action, "entry": _entry(entry, entry.updated)}
     if action == "retrieve":
         _require(key, "key", action, "the entry's name")
@@ -203,6 +204,8 @@ async def memory_usage(
             deleted = await store.delete(ns, key, if_version=if_version, durable=durable)
         except VersionConflict as conflict:
             raise VersionConflictForTool(conflict) from conflict
+        if deleted:
+            ctx.app.feed.publish("memory_deleted", {"namespace": ns, "key": key})
         return {"action": action, "deleted": deleted, "namespace": ns, "key": key}
     if action == "list":
         # A page holds at most a quarter of a response: each entry goes out twice (structured and as

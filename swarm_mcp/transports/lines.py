@@ -96,7 +96,7 @@ class LineListener:
                 idle_timeout=config.idle_timeout or None,
             )
             await serve_line_connection(
-                reader, writer, Session(self.app.identity, self.registry, self.transport), stopping=self.app.stopping,
+                reader, writer, Session(self.app.identity, self.registry, self.transport, self.app.surface), stopping=self.app.stopping,
                 shutdown_grace=config.shutdown_grace, max_line_bytes=config.max_line_bytes, limits=limits,
             )
         finally:
