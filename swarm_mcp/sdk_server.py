@@ -63,7 +63,7 @@ def _progress_of(ctx: ServerRequestContext[Any]) -> ProgressFn:
 def _connection_of(ctx: ServerRequestContext[Any]) -> Connection:
     # The SDK keeps per-connection `state` and an `exit_stack` on its `Connection` for handlers
     # to use, but the low-level handler context does not expose it yet (its TODO L54); the
-    # session it hands us holds it. Pinned SDK (mcp==2.3.0); tests/test_sdk_server.py fails
+    # session it hands us holds it. Pinned SDK (mcp==2.3.0); tests/surface/test_notices.py fails
     # loudly if this ever stops being the connection.
     return ctx.session._connection  # noqa: SLF001
 
