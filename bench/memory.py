@@ -1,6 +1,6 @@
 """Benchmark the memory store against baselines measured in the same run.
 
-    /work/main/.venv/bin/python bench/memory.py [--entries 100000] [--repeat 1]
+    .venv/bin/python bench/memory.py [--entries 100000] [--repeat 1]
 
 Prints a table and writes bench/results/memory.json. Each figure has a baseline doing the same
 logical work with no store in between (a dict loop, raw sqlite3), or the same store with one

@@ -1,13 +1,13 @@
 """Benchmark swarm_mcp.neural against C FANN 2.2.0; every ratio against its baseline in the same run.
 
-    /work/main/.venv/bin/python bench/neural.py [--epochs 1000] [--agents 10000] [--repeat 7]
+    .venv/bin/python bench/neural.py [--epochs 1000] [--agents 10000] [--repeat 7]
 
 (or `swarm-mcp bench neural -- ...`). Prints a table and writes bench/results/neural.json.
 The setup installs libfann-dev (and gcc, tcmalloc) with apt-get when they are missing, then
 compiles bench/c/fann_bench.c, a small C driver over Debian's libfloatfann.
 
 What it measures:
-  single   one network per data set, FANN's benchmark layouts (../shared/datasets/fann/README.md),
+  single   one network per data set, FANN's benchmark layouts (tests/data/fann/README.md),
            SIGMOID hidden and output, RPROP with FANN's defaults, `--epochs` epochs on `.train`
            from the same initial `.net` file (written by us, loaded by C); ms per epoch and
            MSE on `.test`. JAX: `train_on_data` (window 128), timed after a first call compiled it.
@@ -57,7 +57,7 @@ from _fann_setup import build_driver, ensure_packages, run_driver, say  # noqa: 
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-DATA = ROOT.parent / "shared" / "datasets" / "fann"
+DATA = ROOT / "tests" / "data" / "fann"
 # FANN's benchmark layouts: inputs/outputs from the data, hidden layers from benchmark.sh
 SINGLE = {
     "building": (14, 16, 3),

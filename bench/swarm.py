@@ -14,6 +14,7 @@ bench/results/swarm.json.
 | extra server RSS for 10,000 idle agents | the idle daemon's RSS |
 | claim -> complete pairs/s, 8 clients | memory_usage store -> retrieve pairs/s, 8 clients |
 | routing success per 50 tasks, neural | round-robin on the same hidden-skill workload |
+| daa_meta_learning: target-domain MSE and accuracy, transfer | training from scratch on the same target data |
 """
 
 from __future__ import annotations
@@ -215,35 +216,69 @@ def claim_throughput(server: Server, subtasks: int, clients_n: int) -> dict[str,
     for start in range(0, subtasks, 200):
         plan = [{"id": f"s{i}", "description": f"Implement part {i}"} for i in range(start, min(subtasks, start + 200))]
         ok(setup.call_tool("task_orchestrate", {"task": "bench", "swarmId": sid, "subtasks": plan}))
-    clients = [server.session() for _ in range(clients_n)]
-    done = [0] * clients_n
-
-    def worker(k: int) -> None:
-        client = clients[k]
-        while True:
-            claim = ok(client.call_tool("task_claim", {"swarmId": sid}))
-            if not claim["claimed"]:
-                return
-            ok(client.call_tool("task_complete", {"taskId": claim["subtask_id"], "result": "ok"}))
-            done[k] += 1
-
-    elapsed = threads(clients_n, worker)
-    pairs = sum(done)
-    per_client = subtasks // clients_n
-
-    def baseline(k: int) -> None:
-        client = clients[k]
-        for i in range(per_client):
-            ok(client.call_tool("memory_usage", {"action": "store", "namespace": f"b{k}", "key": f"k{i}", "value": i}))
-            ok(client.call_tool("memory_usage", {"action": "retrieve", "namespace": f"b{k}", "key": f"k{i}"}))
-
-    base_elapsed = threads(clients_n, baseline)
+    warmer = server.session()
+    warm = min(400, subtasks // 4)  # the brains' kernels compile on the first experiences: not measured
+    for _ in range(warm):
+        claim = ok(warmer.call_tool("task_claim", {"swarmId": sid}))
+        ok(warmer.call_tool("task_complete", {"taskId": claim["subtask_id"], "result": "ok"}))
+    ok(warmer.call_tool("neural_train", {"agentId": "all", "iterations": 1}))  # brains trained: steady state
+    warmer.close()
+    time.sleep(2)
+    # Client processes, not threads: one Python process with 8 clients is itself the bottleneck.
+    elapsed, pairs = processes(clients_n, _claim_worker, server.port, sid)
+    per_client = pairs // clients_n
+    base_elapsed, base_pairs = processes(clients_n, _store_worker, server.port, per_client)
     status = ok(setup.call_tool("swarm_status", {"swarmId": sid}))["swarms"][0]
-    for client in [*clients, setup]:
-        client.close()
-    return {"clients": clients_n, "pairs": pairs, "pairs_per_s": pairs / elapsed,
-            "baseline_pairs_per_s": per_client * clients_n / base_elapsed,
+    setup.close()
+    return {"clients": clients_n, "client_processes": True, "pairs": pairs, "pairs_per_s": pairs / elapsed,
+            "baseline_pairs_per_s": base_pairs / base_elapsed,
             "completed_all_time": status["subtasks"]["completed_all_time"]}
+
+
+def _claim_worker(k: int, port: int, sid: str) -> int:
+    client = LineClient.connect("127.0.0.1", port)
+    client.initialize()
+    done = 0
+    while True:
+        claim = ok(client.call_tool("task_claim", {"swarmId": sid}))
+        if not claim["claimed"]:
+            return done
+        ok(client.call_tool("task_complete", {"taskId": claim["subtask_id"], "result": "ok"}))
+        done += 1
+
+
+def _store_worker(k: int, port: int, count: int) -> int:
+    client = LineClient.connect("127.0.0.1", port)
+    client.initialize()
+    for i in range(count):
+        ok(client.call_tool("memory_usage", {"action": "store", "namespace": f"b{k}", "key": f"k{i}", "value": i}))
+        ok(client.call_tool("memory_usage", {"action": "retrieve", "namespace": f"b{k}", "key": f"k{i}"}))
+    return count
+
+
+def processes(count: int, work: Callable[..., int], *args: Any) -> tuple[float, int]:
+    """Run `work(i, *args)` in `count` forked processes released together; (wall seconds, sum of results)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    go = context.Event()
+    results = context.Queue()
+
+    def child(i: int) -> None:
+        go.wait()
+        results.put(work(i, *args))
+
+    children = [context.Process(target=child, args=(i,)) for i in range(count)]
+    for c in children:
+        c.start()
+    time.sleep(0.5)  # every child connected and waiting
+    started = time.perf_counter()
+    go.set()
+    total = sum(results.get() for _ in children)
+    elapsed = time.perf_counter() - started
+    for c in children:
+        c.join()
+    return elapsed, total
 
 
 def routing_curve(tasks: int) -> dict[str, Any]:
@@ -271,13 +306,86 @@ def routing_curve(tasks: int) -> dict[str, Any]:
     return asyncio.run(run())
 
 
+def transfer_gain(seeds: int) -> dict[str, Any]:
+    """The domain-transfer workload in process, once per seed: daa_meta_learning's cross-validated
+    error on the target domain (testing) when starting from the source domain's (coding) weights,
+    against training from scratch on the same target data, for each transfer mode."""
+    from swarm_mcp.app import open_app
+    from swarm_mcp.config import load_config
+    from swarm_mcp.swarm import daa, transfer
+    from swarm_mcp.swarm._workload import run_transfer_workload
+
+    modes = ("direct", "gradual", "adaptive")
+
+    async def run() -> dict[str, Any]:
+        runs: list[dict[str, Any]] = []
+        with tempfile.TemporaryDirectory() as home:
+            async with open_app(load_config({"data_dir": home}, {})) as app:
+                engine = app.swarm
+                for seed in range(seeds):
+                    swarm, _ = await daa.init(engine, enable_learning=True, enable_coordination=True,
+                                              persistence_mode="memory", topology="mesh", swarm_id=None, max_agents=4)
+                    agents = [f"transfer-{seed}-{i}" for i in range(4)]
+                    for agent_id in agents:
+                        await daa.create_agent(engine, agent_id=agent_id, capabilities=["code"], pattern="adaptive",
+                                               learning_rate=None, memory=False, agent_type=None, swarm_id=swarm.id)
+                    await run_transfer_workload(engine, swarm.id, agents, source_tasks=48, target_tasks=16, seed=seed)
+                    runs.append({m: (await transfer.meta_learn(engine, "code", "testing", m, agents, None))["measured"]
+                                 for m in modes})
+                    await engine.destroy_swarm(swarm.id)
+
+        def mean(mode: str, key: str) -> float:
+            return sum(r[mode][key] for r in runs) / len(runs)
+
+        return {"seeds": seeds, "agents": 4, "source_tasks": 48, "target_tasks": 16, "runs": runs,
+                "modes": {m: {"mse_scratch": mean(m, "mse_scratch"), "mse_transfer": mean(m, "mse_transfer"),
+                              "gain": mean(m, "gain"), "relative_gain": mean(m, "relative_gain"),
+                              "accuracy_scratch": mean(m, "accuracy_scratch"),
+                              "accuracy_transfer": mean(m, "accuracy_transfer"),
+                              "positive": sum(r[m]["gain"] > 0 for r in runs)} for m in modes}}
+
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    from swarm_mcp.logs import configure_logging
+
+    configure_logging("error", None)
+    return asyncio.run(run())
+
+
+def print_transfer(transfer: dict[str, Any]) -> None:
+    for mode, m in transfer["modes"].items():
+        print(f"{'meta-learning code -> testing, %s, MSE (%d seeds)' % (mode, transfer['seeds']):<58} "
+              f"{m['mse_transfer']:>18.4f} {'scratch ' + format(m['mse_scratch'], '.4f'):>22}")
+        print(f"{'  accuracy; seeds with a positive gain':<58} "
+              f"{format(m['accuracy_transfer'], '.3f') + '; ' + str(m['positive']) + '/' + str(transfer['seeds']):>18} "
+              f"{'scratch ' + format(m['accuracy_scratch'], '.3f'):>22}")
+
+
 # -- report ---------------------------------------------------------------------------------
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--only", choices=("claims",), help="run one measurement")
+    parser.add_argument("--transfer-only", action="store_true", help="only the meta-learning transfer measurement")
     args = parser.parse_args()
+    seeds = 10 if not args.quick else 3
+    if args.only == "claims":
+        with tempfile.TemporaryDirectory() as home:
+            server = Server(home)
+            try:
+                print(claim_throughput(server, 4_000, 8))
+            finally:
+                server.close()
+        return 0
+    if args.transfer_only:
+        transfer = transfer_gain(seeds)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "swarm-transfer.json").write_bytes(orjson.dumps(transfer, option=orjson.OPT_INDENT_2))
+        print_transfer(transfer)
+        return 0
     sizes = [1, 100, 1000] if not args.quick else [1, 50]
     spawns = 10_000 if not args.quick else 1_000
     subtasks = 4_000 if not args.quick else 400
@@ -296,6 +404,7 @@ def main() -> int:
         finally:
             server.close()
     report["routing"] = routing_curve(curve_tasks)
+    report["transfer"] = transfer_gain(seeds)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "swarm.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     print(f"swarm benchmarks, {report['date']}, {report['machine']}")
@@ -318,6 +427,7 @@ def main() -> int:
     print("  learning curve (success per 50 tasks):")
     for n, r in zip(routing["neural"]["curve"], routing["round_robin"]["curve"], strict=True):
         print(f"    {n['tasks']:>5} tasks: neural {n['success_rate']:.2f}   round-robin {r['success_rate']:.2f}")
+    print_transfer(report["transfer"])
     print(f"results: {RESULTS / 'swarm.json'}")
     return 0
 

@@ -5,7 +5,7 @@
     swarm-mcp worker --attach URL [--token-file F]  claim a daemon's subtasks and do them with Claude Code
     swarm-mcp config [--json]                       the effective configuration and its sources
     swarm-mcp version                               versions of swarm-mcp and what it runs on
-    swarm-mcp bench [transports|memory|neural|swarm|all]  run the benchmarks (from a source checkout)
+    swarm-mcp bench [transports|memory|neural|cascade|swarm|all]  run the benchmarks (from a source checkout)
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--token-file", metavar="FILE", help="bearer token for HTTP clients (or env SWARM_MCP_TOKEN)")
     serve.add_argument("--max-line-bytes", type=int, metavar="N", help="largest JSON-RPC line accepted (default 4 MiB)")
     serve.add_argument("--tools", metavar="AREAS", help="serve only these tool areas, comma-separated "
-                       "(features, memory, neural, swarm, tasks, benchmark)")
+                       "(features, memory, neural, swarm, tasks, daa, benchmark)")
     _common(serve)
 
     claude = commands.add_parser(
@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("version", help="show versions")
 
     bench = commands.add_parser("bench", help="run benchmarks (needs a source checkout)")
-    bench.add_argument("suite", nargs="?", default="transports", choices=("transports", "memory", "neural", "swarm", "all"))
+    suites = ("transports", "memory", "neural", "cascade", "swarm", "all")
+    bench.add_argument("suite", nargs="?", default="transports", choices=suites)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for the benchmark script")
     return parser
 

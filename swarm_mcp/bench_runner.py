@@ -10,7 +10,13 @@ from pathlib import Path
 __all__ = ("BENCH_DIR", "run_bench")
 
 BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
-SUITES = {"transports": ("transports.py",), "memory": ("memory.py",), "neural": ("neural.py",), "swarm": ("swarm.py",)}
+SUITES = {
+    "transports": ("transports.py",),
+    "memory": ("memory.py",),
+    "neural": ("neural.py",),
+    "cascade": ("cascade.py",),
+    "swarm": ("swarm.py",),
+}
 
 
 def run_bench(suite: str, args: Sequence[str]) -> int:

@@ -55,7 +55,7 @@ class Config:
     log_level: LogLevel = _setting("info", "Lowest level written to the log: debug, info, warning or error.")
     log_file: Path | None = _setting(None, "Write logs to this file instead of stderr.")
     tcp: str | None = _setting(None, "Serve TCP on HOST:PORT (Streamable HTTP at /mcp and JSON-RPC lines on one port).")
-    tools: str | None = _setting(None, "Serve only these tool areas, comma-separated: features, memory, neural, swarm, tasks, benchmark.")
+    tools: str | None = _setting(None, "Serve only these tool areas, comma-separated: features, memory, neural, swarm, tasks, daa, benchmark.")
     token: str | None = _setting(None, "Bearer token required by HTTP clients (required off loopback).", secret=True)
     token_file: Path | None = _setting(None, "Read the bearer token from this file.")
     max_line_bytes: int = _setting(4 * 2**20, "Largest JSON-RPC line accepted on stdio and TCP lines.")
@@ -339,7 +339,7 @@ def load_config(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
                 raise ConfigError(f"unknown setting {name!r}")
             take(name, raw, Source("flag", "--" + name.replace("_", "-")))
     if values.get("tools"):
-        known = ("features", "memory", "neural", "swarm", "tasks", "benchmark")
+        known = ("features", "memory", "neural", "swarm", "tasks", "daa", "benchmark")
         unknown = [a for a in str(values["tools"]).split(",") if a.strip() and a.strip() not in known]
         if unknown:
             raise ConfigError(f"tools (from {sources['tools']}) names unknown area(s) {unknown}; valid: {', '.join(known)}")

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"
+from support import FANN_DATA, FANN_GOLDEN
 
 
 @pytest.fixture(scope="session")
@@ -16,8 +14,12 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """`../shared` next to the repository (specs, FANN datasets, golden outputs)."""
-    if not SHARED.is_dir():
-        pytest.fail(f"expected the shared data folder at {SHARED}")
-    return SHARED
+def data_dir() -> Path:
+    """FANN's benchmark data sets, carried in tests/data/fann."""
+    return FANN_DATA
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    """C FANN 2.2.0 reference outputs (see tests/data/fann-golden/README.md)."""
+    return FANN_GOLDEN

@@ -110,3 +110,34 @@ class ReferenceNet:
 
     def run_batch(self, xs: np.ndarray) -> np.ndarray:
         return np.stack([self.run(x) for x in np.asarray(xs, np.float64)])
+
+    def float32_error_bound(self, x: np.ndarray) -> np.ndarray:
+        """How far any float32 `fann_run` of this net may stray from the exact outputs, first order.
+
+        A running error analysis: a sum of k products carries at most (k+1)·u·Σ|w·v| of its own
+        rounding (u = 2^-24, any summation order) plus Σ|w|·(its inputs' errors); the activation
+        maps an error in z through its local slope and adds a few ulps of its own (libm exp and
+        sin differ by an ulp or two). Networks with huge weights (cascades reach ±1500) are
+        ill-conditioned, and this says by how much.
+        """
+        u = 2.0**-24
+        value = np.zeros(len(self.neurons))
+        error = np.zeros(len(self.neurons))
+        first_con = 0
+        for index, (k, act, steep) in enumerate(self.neurons):
+            if index < self.num_input:
+                value[index] = x[index]
+            elif k == 0:
+                value[index] = 1.0
+            else:
+                conns = self.connections[first_con : first_con + k]
+                total = sum(w * value[src] for src, w in conns)
+                magnitude = sum(abs(w * value[src]) for src, w in conns)
+                e_sum = (k + 1) * u * magnitude + sum(abs(w) * error[src] for src, w in conns)
+                z = steep * total
+                e_z = steep * e_sum + u * abs(z)
+                value[index] = neuron_output(act, steep, total)
+                moved = max(abs(neuron_output(act, steep, total + d / steep) - value[index]) for d in (e_z, -e_z))
+                error[index] = moved + 4 * u * max(abs(value[index]), 1.0)
+            first_con += k
+        return error[self.output_start : self.output_start + self.num_output]

@@ -20,6 +20,8 @@ from swarm_mcp.config import Config, load_config
 from swarm_mcp.tools import ToolRegistry, build_registry
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+FANN_DATA = REPO_ROOT / "tests" / "data" / "fann"  # FANN's data sets (LGPL, see tests/data/README.md)
+FANN_GOLDEN = REPO_ROOT / "tests" / "data" / "fann-golden"  # C FANN 2.2.0 reference outputs
 SERVE = [sys.executable, "-m", "swarm_mcp", "serve"]
 
 

@@ -429,15 +429,26 @@ class EventLog:
 
     async def list(
         self, *, after_seq: int = 0, swarm_id: str | None = None, agent_id: str | None = None,
-        kind: str | None = None, limit: int = 100,
+        kind: str | None = None, limit: int = 100, since: float | None = None, until: float | None = None,
+        kinds: Sequence[str] | None = None,
     ) -> list[EventRecord]:
-        """Events with `seq > after_seq` in order; pass the last `seq` back for the next page."""
+        """Events with `seq > after_seq` in order; pass the last `seq` back for the next page.
+        `since`/`until`: only events with `since <= time < until`; `kinds`: only these kinds."""
         check_limit(limit, most=MAX_RECORDS_PAGE)
         clauses, params = ["seq > ?"], [after_seq]
         for name, value in (("swarm_id", swarm_id), ("agent_id", agent_id), ("kind", kind)):
             if value is not None:
                 clauses.append(f"{name} = ?")
                 params.append(value)
+        if since is not None:
+            clauses.append("time >= ?")
+            params.append(since)
+        if until is not None:
+            clauses.append("time < ?")
+            params.append(until)
+        if kinds is not None:
+            clauses.append(f"kind IN ({', '.join('?' * len(kinds))})" if kinds else "0")
+            params.extend(kinds)
         rows = await self._core._reader.fetchall(
             f"SELECT seq, time, kind, swarm_id, agent_id, task_id, data FROM events WHERE {' AND '.join(clauses)} "
             "ORDER BY seq LIMIT ?",

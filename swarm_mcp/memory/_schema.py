@@ -386,6 +386,8 @@ async def _quick_check(db: aiosqlite.Connection, path: Path) -> None:
         raise  # cannot read it right now (permissions, locks): not evidence of corruption
     except sqlite3.DatabaseError as exc:
         raise StoreCorrupt(path, str(exc)) from exc
+    except UnicodeDecodeError as exc:  # damaged pages can make the report itself undecodable
+        raise StoreCorrupt(path, f"quick_check reported damage in text that is not UTF-8 ({exc.reason})") from exc
     problems = [str(r[0]) for r in rows]
     if problems != ["ok"]:
         raise StoreCorrupt(path, "quick_check: " + "; ".join(problems[:3]))

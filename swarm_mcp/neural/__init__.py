@@ -4,7 +4,8 @@ A network is a static `Layout` (hashable: jit caches key on it) plus a `Params` 
 arrays. `forward` is single-example and vmappable; `train_epochs` fuses K training epochs
 in one jit and vmaps over a leading network axis, so populations share one compiled call.
 `Network` bundles layout, params and FANN's settings for the host-side helpers
-(`train_on_data`, `run`, `.net` / `.data` / JSON files, scaling, cascade training).
+(`train_on_data`, `run`, `.net` / `.data` / JSON files, scaling, cascade training, and
+Cascade2's steps one at a time: `cascade_start`, `cascade_train_outputs`, ...).
 `Population` keeps many networks of one layout on a leading agent axis in capacity buckets
 (compiled once per bucket, donated updates, sharded over local devices); `PopulationGroup`
 holds one population per layout. `compile_stats` and `configure_compilation_cache` expose
@@ -21,6 +22,16 @@ from ._backprop import epoch_slopes as epoch_slopes
 from ._cascade import CascadeReport as CascadeReport
 from ._cascade import CascadeResult as CascadeResult
 from ._cascade import cascade_train_on_data as cascade_train_on_data
+from ._cascade_phases import CandidatePhase as CandidatePhase
+from ._cascade_phases import OutputPhase as OutputPhase
+from ._cascade_steps import Candidates as Candidates
+from ._cascade_steps import CascadeState as CascadeState
+from ._cascade_steps import cascade_initialize_candidates as cascade_initialize_candidates
+from ._cascade_steps import cascade_install_candidate as cascade_install_candidate
+from ._cascade_steps import cascade_network as cascade_network
+from ._cascade_steps import cascade_start as cascade_start
+from ._cascade_steps import cascade_train_candidates as cascade_train_candidates
+from ._cascade_steps import cascade_train_outputs as cascade_train_outputs
 from ._compile import CompiledFunction as CompiledFunction
 from ._compile import CompileStats as CompileStats
 from ._compile import compile_stats as compile_stats
@@ -102,9 +113,12 @@ __all__ = (
     "AgentRef",
     "Algorithm",
     "Batch",
+    "CandidatePhase",
+    "Candidates",
     "CascadeParams",
     "CascadeReport",
     "CascadeResult",
+    "CascadeState",
     "CompileStats",
     "CompiledFunction",
     "EpochLog",
@@ -116,6 +130,7 @@ __all__ = (
     "Network",
     "NetworkType",
     "Optimizer",
+    "OutputPhase",
     "Params",
     "Population",
     "PopulationGroup",
@@ -135,7 +150,13 @@ __all__ = (
     "TrainState",
     "activate",
     "capacity_for",
+    "cascade_initialize_candidates",
+    "cascade_install_candidate",
+    "cascade_network",
+    "cascade_start",
+    "cascade_train_candidates",
     "cascade_train_on_data",
+    "cascade_train_outputs",
     "clear_scaling_params",
     "compile_stats",
     "configure_compilation_cache",

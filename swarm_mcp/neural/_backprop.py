@@ -28,6 +28,7 @@ __all__ = (
     "output_error",
     "sample_dot",
     "sample_sum",
+    "tanh_error",
 )
 
 # Sums over samples run in fixed chunks of this many rows: left to right inside a chunk, then a
@@ -106,6 +107,22 @@ def _output_diff(layout: Layout, y: jax.Array, target: jax.Array) -> jax.Array:
     return diff
 
 
+# Below this |d|, C's double quotient (1+d)/(1-d) rounds to exactly 1 and its error is exactly 0.
+_TANH_ERROR_ZERO = 2.0**-54
+
+
+def tanh_error(diff: jax.Array) -> jax.Array:
+    """FANN's TANH error function ln((1+d)/(1-d)) (FANN spec §2.5), for |d| <= 0.9999999.
+
+    C evaluates it in double and rounds once, so small errors keep their size and sign down to
+    |d| ~ 6e-17. In float32 the quotient rounds to 1 below |d| ~ 3e-8 (and is hundreds of ulps off
+    well above): near convergence the error and every slope vanished, and RPROP, which moves a
+    weight by +step on a zero slope, drove converged networks apart again. log1p(d) - log1p(-d) is
+    within 3 ulps of C's value and zero exactly where C's is.
+    """
+    return jnp.where(jnp.abs(diff) < _TANH_ERROR_ZERO, 0.0, jnp.log1p(diff) - jnp.log1p(-diff))
+
+
 def error_totals(
     layout: Layout, y: jax.Array, target: jax.Array, mask: jax.Array, bit_fail_limit: jax.Array
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
@@ -134,8 +151,7 @@ def output_error(
     y, z = trace.values[-1], trace.sums[-1]
     diff, sq_sum, bit_fail, count = error_totals(layout, y, target, mask, bit_fail_limit)
     if error_function is ErrorFunction.TANH:
-        # FANN spec §2.5: ln((1+d)/(1-d)), saturating at ±17
-        diff = jnp.where(diff < -0.9999999, -17.0, jnp.where(diff > 0.9999999, 17.0, jnp.log((1 + diff) / (1 - diff))))
+        diff = jnp.where(diff < -0.9999999, -17.0, jnp.where(diff > 0.9999999, 17.0, tanh_error(diff)))
     last = layout.num_layers - 1
     err = derive_layer(layout, last, params.steepness[last - 1], y, z) * diff
     return jnp.where(mask[:, None], err, 0.0), sq_sum, bit_fail, count

@@ -29,6 +29,7 @@ __all__ = (
     "check_trainable",
     "evaluate_batch",
     "init_train_state",
+    "stop_test",
     "train_epoch",
     "train_epochs",
 )
@@ -142,7 +143,8 @@ def train_epoch(
     return params, TrainState(opt_state, state.stopped), mse, bit_fail
 
 
-def _stop_test(spec: TrainSpec, mse: jax.Array, bit_fail: jax.Array, desired_error: jax.Array) -> jax.Array:
+def stop_test(spec: TrainSpec, mse: jax.Array, bit_fail: jax.Array, desired_error: jax.Array) -> jax.Array:
+    """fann_desired_error_reached: MSE <= desired_error, or bit_fail <= (unsigned) desired_error."""
     if spec.stop_function is StopFunction.BIT:
         return bit_fail.astype(jnp.float32) <= jnp.floor(desired_error)  # (unsigned) desired_error
     return mse <= desired_error
@@ -178,7 +180,7 @@ def train_epochs(
         go = active(carry)
         p2, st2, mse, bit_fail = train_epoch(layout, spec, p, st, batch, hyper)
         p, opt = jax.tree.map(lambda new, old: jnp.where(go, new, old), (p2, st2.opt), (p, st.opt))
-        stopped = st.stopped | (go & _stop_test(spec, mse, bit_fail, hyper.desired_error))
+        stopped = st.stopped | (go & stop_test(spec, mse, bit_fail, hyper.desired_error))
         i = lg.epochs
         lg = EpochLog(
             lg.mse.at[i].set(jnp.where(go, mse, lg.mse[i]), mode="drop"),

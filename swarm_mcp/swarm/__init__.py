@@ -13,10 +13,15 @@
 The Queen's planning (`analyze`, `plan_task`, `design_swarm`) and the topologies are pure
 functions; `SwarmEngine` owns the state, the supervision and the persistence; `TaskBoard`
 (`engine.board`) runs tasks; `Brains` keeps each swarm's agent networks in a `neural` population.
+`daa`, `workflows`, `transfer` and `performance` are the DAA tools' rules over the same engine.
 """
 
 from __future__ import annotations
 
+from . import _daa as daa
+from . import _performance as performance
+from . import _transfer as transfer
+from . import _workflows as workflows
 from ._board import Claim as Claim
 from ._board import TaskBoard as TaskBoard
 from ._brains import Brains as Brains
@@ -65,6 +70,7 @@ from ._views import swarm_learning as swarm_learning
 from ._views import swarm_queue as swarm_queue
 from ._views import swarm_view as swarm_view
 from ._views import task_results as task_results
+from ._views import task_summary as task_summary
 from ._views import task_view as task_view
 
 __all__ = (
@@ -101,12 +107,14 @@ __all__ = (
     "can_take",
     "claim_view",
     "classify",
+    "daa",
     "default_capabilities",
     "design_swarm",
     "edges",
     "failover",
     "find_cycle",
     "neighbours",
+    "performance",
     "plan_explicit",
     "plan_task",
     "subtask_view",
@@ -116,5 +124,8 @@ __all__ = (
     "swarm_view",
     "task_features",
     "task_results",
+    "task_summary",
     "task_view",
+    "transfer",
+    "workflows",
 )

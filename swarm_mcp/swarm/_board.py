@@ -70,6 +70,7 @@ class TaskBoard:
         self._seq = itertools.count()
         self._work = anyio.Event()
         self._done: dict[str, anyio.Event] = {}
+        self._changes: dict[str, anyio.Event] = {}  # per task: set when one of its attempts ends
         self._finished: dict[str, deque[str]] = {}
         self._executions: dict[str, anyio.CancelScope] = {}
         self._leases = itertools.count(1)
@@ -96,6 +97,10 @@ class TaskBoard:
             raise NotFound(f"No subtask with id {subtask_id!r}{hint}; task_claim returns subtask ids, task_status lists them")
         return sub
 
+    def unfinished(self, task_id: str) -> int:
+        """Subtasks of the task not finished yet."""
+        return self._unfinished.get(task_id, 0)
+
     def subtasks_of(self, task: Task) -> list[Subtask]:
         return [self.subtasks[s] for s in task.subtasks if s in self.subtasks]
 
@@ -103,11 +108,16 @@ class TaskBoard:
 
     async def orchestrate(self, text: str, *, strategy: str = "adaptive", priority: str = "medium",
                           max_agents: int | None = None, swarm_id: str | None = None,
-                          subtasks: Sequence[dict[str, Any]] | None = None, executor: str | None = None) -> Task:
+                          subtasks: Sequence[dict[str, Any]] | None = None, executor: str | None = None,
+                          allowed_agents: Sequence[str] | None = None) -> Task:
         """Plan `text` (or validate the given `subtasks`), register it and route its ready subtasks.
 
+        A subtask of an explicit plan may name its own `executor`. `allowed_agents`: only these
+        agents of the swarm may do the task's work (retries included).
+
         Raises:
-            InvalidArgument: bad strategy, priority, executor or plan (a cycle is named).
+            InvalidArgument: bad strategy, priority, executor or plan (a cycle is named), or an
+                allowed agent that is not running in the swarm.
             Conflict: the swarm has no agents.
             LimitExceeded: too many unfinished subtasks in the daemon.
         """
@@ -119,12 +129,21 @@ class TaskBoard:
             if value not in valid:
                 raise InvalidArgument(f"{what} {value!r} is not valid; use one of {format_choices(valid)}")
         executor = executor or swarm.executor
-        self._check_executor(executor)
+        self.check_executor(executor)
         live = swarm.live_agents()
         if not live:
             raise Conflict(f"swarm {swarm.id!r} has no running agents; call agent_spawn first")
+        if allowed_agents is not None:
+            running = {a.id for a in live}
+            strangers = [a for a in allowed_agents if a not in running]
+            if strangers or not allowed_agents:
+                raise InvalidArgument(f"agent(s) {strangers or '[]'} are not running in swarm {swarm.id!r}; running: "
+                                      f"{format_choices(sorted(running), limit=20)} (agent_list shows them)")
         analysis = analyze(text)
         plan = plan_explicit(subtasks) if subtasks is not None else plan_task(analysis, strategy, text)
+        for item in plan.subtasks:
+            if item.executor is not None:
+                self.check_executor(item.executor)
         if self.open + len(plan.subtasks) > engine.config.max_open_subtasks:
             raise LimitExceeded(f"{self.open} subtasks are unfinished, and this task would exceed the daemon's limit of "
                                 f"{engine.config.max_open_subtasks} (setting swarm_max_open_subtasks); finish or cancel some")
@@ -137,17 +156,20 @@ class TaskBoard:
         for index, item in enumerate(plan.subtasks):
             sub = Subtask(f"{task_id}.{item.key}", task_id, swarm.id, index, item.description, item.type,
                           item.capabilities, tuple(f"{task_id}.{d}" for d in item.depends_on),
-                          task_features(item.description, item.type, analysis.complexity, rank), rank, executor,
-                          created=now)
+                          task_features(item.description, item.type, analysis.complexity, rank), rank,
+                          item.executor or executor, created=now)
             task.subtasks.append(sub.id)
             self.subtasks[sub.id] = sub
             engine.persist.tasks.add(sub.id)
         self.open += len(task.subtasks)
         self._unfinished[task_id] = len(task.subtasks)
         self._index(self.subtasks_of(task))
-        if max_agents is not None and max_agents < len(live):
+        pool = [a for a in live if allowed_agents is None or a.id in allowed_agents]
+        if allowed_agents is not None:
+            task.allowed_agents = [a.id for a in pool]
+        if max_agents is not None and max_agents < len(pool):
             subs = self.subtasks_of(task)
-            ranked = sorted(live, key=lambda a: (-sum(match(a, s) for s in subs), a.order))
+            ranked = sorted(pool, key=lambda a: (-sum(match(a, s) for s in subs), a.order))
             task.allowed_agents = [a.id for a in ranked[:max_agents]]
         if swarm.topology == "hierarchical":
             task.coordinator = self._choose_coordinator(swarm, task)
@@ -162,6 +184,19 @@ class TaskBoard:
         await engine.persist.commit()
         return task
 
+    def changed(self, task_id: str) -> anyio.Event:
+        """An event set when the next attempt of one of the task's subtasks ends (completed,
+        failed, retried or cancelled) or the task finishes: for callers following its progress."""
+        event = self._changes.get(task_id)
+        if event is None:
+            event = self._changes[task_id] = anyio.Event()
+        return event
+
+    def _notify_change(self, task_id: str) -> None:
+        event = self._changes.pop(task_id, None)
+        if event is not None:
+            event.set()
+
     def _index(self, subs: Sequence[Subtask]) -> None:
         for sub in subs:
             for dep in sub.depends_on:
@@ -172,7 +207,8 @@ class TaskBoard:
         self.open -= 1
         self._unfinished[sub.task_id] = self._unfinished.get(sub.task_id, 1) - 1
 
-    def _check_executor(self, executor: str) -> None:
+    def check_executor(self, executor: str) -> None:
+        """Raises InvalidArgument, saying why and what to use instead, unless `executor` can run here."""
         if executor not in EXECUTORS:
             raise InvalidArgument(f"executor {executor!r} is not valid; use one of {format_choices(EXECUTORS)}")
         if executor != "client":
@@ -228,7 +264,7 @@ class TaskBoard:
         if decider == "queen":
             swarm.decisions += 1
         elif decider in swarm.agents:
-            swarm.agents[decider].metrics.decisions += 1
+            swarm.agents[decider].metrics.decision(record["pattern"], bool(record["explored"]))
         stats = engine.pattern_stats[record["pattern"]]
         stats["decisions"] += 1
         stats["explored"] += bool(record["explored"])
@@ -276,13 +312,17 @@ class TaskBoard:
         if agent is not None and agent.stopped:
             raise Conflict(f"agent {agent.id!r} is stopped; claim for a running agent (agent_list filter 'active')")
         caps = frozenset(capabilities) if capabilities is not None else None
-        deadline = anyio.current_time() + max(0.0, wait)
+        deadline = None
         while True:
             found = self._find_for_agent(agent, caps) if agent is not None else self._find_any(swarm_id, caps)
             if found is not None:
                 sub, taken_from = found
                 self._start_lease(sub, "client", lease)
                 return Claim(sub, self.tasks[sub.task_id], self.context(sub), taken_from)
+            if wait <= 0:
+                return None
+            if deadline is None:
+                deadline = anyio.current_time() + wait
             remaining = deadline - anyio.current_time()
             if remaining <= 0:
                 return None
@@ -382,8 +422,7 @@ class TaskBoard:
         sub.attempts += 1
         agent.queue.pop(sub.id, None)
         agent.running.add(sub.id)
-        engine.persist.tasks.add(sub.id)
-        engine.persist.agents.add(agent.id)
+        engine.persist.tasks.add(sub.id)  # the agent's record has nothing new: busy is derived from its subtasks
         engine.event("subtask_claimed", {"holder": holder}, swarm_id=sub.swarm_id, agent_id=agent.id, task_id=sub.id)
         engine.wake(agent.id)
 
@@ -499,7 +538,7 @@ class TaskBoard:
         duration = max(0.0, now - (sub.started_at or now))
         quality = quality if quality is not None else (1.0 if success else 0.0)
         if agent is not None:
-            agent.metrics.count(sub.type, success)
+            agent.metrics.count(sub.type, success, agent.pattern)
             agent.metrics.durations.append(duration)
             predicted = (sub.decision or {}).get("predicted_success")
             if predicted is not None:
@@ -529,7 +568,7 @@ class TaskBoard:
             sub.failed_agents.append(sub.agent_id or "")
             sub.reason = reason
             if retry and sub.attempts < sub.max_attempts and task.state is TaskState.RUNNING and swarm is not None:
-                engine.event("subtask_retried", {"reason": reason, "attempt": sub.attempts},
+                engine.event("subtask_retried", {"reason": reason, "attempt": sub.attempts, "seconds": round(duration, 3)},
                              swarm_id=sub.swarm_id, agent_id=sub.agent_id, task_id=sub.id)
                 failed_by = sub.agent_id
                 sub.state, sub.agent_id, sub.result = PENDING, None, result
@@ -540,11 +579,12 @@ class TaskBoard:
                 if swarm is not None:
                     swarm.failed += 1
                 self._settled(sub)
-                engine.event("subtask_failed", {"reason": reason, "attempts": sub.attempts},
+                engine.event("subtask_failed", {"reason": reason, "attempts": sub.attempts, "seconds": round(duration, 3)},
                              swarm_id=sub.swarm_id, agent_id=sub.agent_id, task_id=sub.id)
                 self._cancel_dependents(task, sub)
         engine.persist.tasks.add(sub.id)
         self._check_finished(task)
+        self._notify_change(task.id)
 
     def _maybe_review(self, task: Task, sub: Subtask, agent: Agent) -> None:
         """Critical agents get every result reviewed; systems thinkers before dependents run."""
@@ -624,6 +664,7 @@ class TaskBoard:
         done = self._done.pop(task.id, None)
         if done is not None:
             done.set()
+        self._notify_change(task.id)
         finished = self._finished.setdefault(task.swarm_id, deque())
         finished.append(task.id)
         while len(finished) > engine.config.max_finished_tasks:
@@ -689,6 +730,7 @@ class TaskBoard:
             done = self._done.pop(task.id, None)
             if done is not None:
                 done.set()
+            self._notify_change(task.id)
         self._heaps.pop(swarm.id, None)
         self._finished.pop(swarm.id, None)
         return unfinished

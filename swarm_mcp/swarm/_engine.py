@@ -14,6 +14,7 @@ tasks on it; `Persister` writes it behind (group commit); `load` rebuilds it aft
 from __future__ import annotations
 
 import functools
+import math
 import random
 import re
 import secrets
@@ -36,7 +37,7 @@ from ._agent import Wakeup, run_agent
 from ._board import TaskBoard
 from ._brains import Brains
 from ._executors import Executor
-from ._model import AGENT_TYPES, EXECUTORS, SWARM_STRATEGIES, TOPOLOGIES, Agent, Swarm
+from ._model import AGENT_TYPES, EXECUTORS, SWARM_STRATEGIES, TOPOLOGIES, Agent, DaaProfile, Swarm
 from ._patterns import PATTERNS
 from ._persist import Persister
 from ._queen import SwarmDesign, design_swarm
@@ -48,6 +49,7 @@ log = structlog.get_logger("swarm_mcp.swarm")
 
 _NAME = re.compile(r"^[\w .:/@#+-]{1,64}$")
 _CAPABILITY = re.compile(r"^[\w.:/+-]{1,64}$")
+_AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")  # so that agent:<id> is a memory namespace
 MAX_CAPABILITIES = 32
 
 
@@ -169,6 +171,8 @@ class SwarmEngine:
                     self._supervise_agent(agent)
                     if self.brains is not None:
                         self.brains.add_agent(swarm.id, agent.id, saved.get(agent.id))
+                        if agent.daa is not None:
+                            self.brains.set_learning_rate(swarm.id, agent.id, agent.daa.learning_rate)
                     loaded["agents"] += 1
                     loaded["brains_restored"] += agent.id in saved
             if len(records) < 1000:
@@ -275,20 +279,33 @@ class SwarmEngine:
         return agent
 
     async def spawn(self, swarm_id: str | None, agent_type: str, *, name: str | None = None,
-                    capabilities: Sequence[str] = (), pattern: str | None = None) -> Agent:
-        """A new supervised agent with a brain slot in its swarm's population (committed on return).
+                    capabilities: Sequence[str] = (), pattern: str | None = None, agent_id: str | None = None,
+                    daa: DaaProfile | None = None, durable: bool = True) -> Agent:
+        """A new supervised agent with a brain slot in its swarm's population (committed on return
+        unless `durable` is false). `agent_id`: its id (default: a new one); `daa`: its DAA profile.
 
         Raises:
             LimitExceeded: the swarm is at its maxAgents.
-            InvalidArgument: an unknown type or pattern, or a bad name or capability.
+            InvalidArgument: an unknown type or pattern, or a bad id, name or capability.
+            Conflict: `agent_id` is already taken.
         """
         swarm = self.swarm(swarm_id)
-        agent = self._spawn_now(swarm, agent_type, name, capabilities, pattern)
-        await self.persist.commit()
+        agent = self._spawn_now(swarm, agent_type, name, capabilities, pattern, agent_id, daa)
+        if durable:
+            await self.persist.commit()
         return agent
 
     def _spawn_now(self, swarm: Swarm, agent_type: str, name: str | None, capabilities: Sequence[str],
-                   pattern: str | None) -> Agent:
+                   pattern: str | None, agent_id: str | None = None, daa: DaaProfile | None = None) -> Agent:
+        if agent_id is not None:
+            if not _AGENT_ID.match(agent_id):
+                raise InvalidArgument(f"id {agent_id!r} must be 1-64 letters, digits or _.:- starting with a letter or digit")
+            if agent_id in self.agents:
+                owner = self.agents[agent_id]
+                raise Conflict(f"an agent with id {agent_id!r} already exists ({owner.state}, swarm {owner.swarm_id}); "
+                               "choose another id, or use that agent (daa_learning_status shows it)")
+            if agent_id in self.swarms or agent_id in self.board.tasks or agent_id in self.board.subtasks:
+                raise Conflict(f"id {agent_id!r} is already a swarm or task id; choose another id")
         _check_choice("type", agent_type, AGENT_TYPES)
         _check_choice("cognitivePattern", pattern, tuple(PATTERNS), optional=True)
         if name is not None and not _NAME.match(name):
@@ -299,10 +316,10 @@ class SwarmEngine:
         if len(live) >= swarm.max_agents:
             raise LimitExceeded(f"swarm {swarm.id!r} has {len(live)} agents, its maxAgents; agent_stop one, "
                                 "or swarm_init a larger swarm")
-        agent_id = self._new_id("agent")
+        agent_id = agent_id or self._new_id("agent")
         agent = Agent(agent_id, swarm.id, agent_type, name or f"{agent_type}-{swarm.next_order}",
                       tuple(dict.fromkeys(capabilities)), pattern or "adaptive", self.clock(),
-                      swarm.next_order)
+                      swarm.next_order, daa=daa)
         swarm.next_order += 1
         if swarm.topology == "hierarchical":
             if agent_type == "coordinator":
@@ -316,6 +333,8 @@ class SwarmEngine:
         self.agents[agent_id] = agent
         if self.brains is not None:
             self.brains.add_agent(swarm.id, agent_id)
+            if daa is not None:
+                self.brains.set_learning_rate(swarm.id, agent_id, daa.learning_rate)
         self._supervise_agent(agent)
         self.persist.agents.add(agent_id)
         self.event("agent_spawned", {"type": agent_type}, swarm_id=swarm.id, agent_id=agent_id)
@@ -447,15 +466,28 @@ class SwarmEngine:
         assert self.brains is not None
         trained = 0
         for swarm_id, _ in self.brains.pending():
-            if swarm_id not in self.swarms:
+            swarm = self.swarms.get(swarm_id)
+            if swarm is None or not swarm.learning:  # daa_init enableLearning=false: experiences wait
                 continue
+            started = time.perf_counter()
             losses = await self.brains.train(swarm_id)
             trained += len(losses)
             if losses:
-                self.counters["brain_trained"] += len(losses)
+                self._trained_event(swarm_id, losses, time.perf_counter() - started)
             for agent_id, snap in (await self.brains.snapshots(swarm_id)).items():
                 self.persist.brains[agent_id] = (swarm_id, snap)
         return trained
+
+    def _trained_event(self, swarm_id: str, losses: Mapping[str, list[float]], seconds: float) -> None:
+        """One `brain_trained` event per round: how many brains, their mean MSE before and after, compute time."""
+        histories = [h for h in losses.values() if h]
+        before = [h[0] for h in histories if math.isfinite(h[0])]
+        after = [h[-1] for h in histories if math.isfinite(h[-1])]
+        self.counters["brain_trained"] += len(losses) - 1
+        self.event("brain_trained", {"agents": len(losses), "seconds": round(seconds, 4),
+                                     "mse_before": round(sum(before) / len(before), 6) if before else None,
+                                     "mse_after": round(sum(after) / len(after), 6) if after else None},
+                   swarm_id=swarm_id)
 
     async def train_agents(self, agent_id: str, *, epochs: int) -> dict[str, dict[str, Any]]:
         """Train one agent's brain (or every agent's, for "all") on its experiences now; the
@@ -469,24 +501,29 @@ class SwarmEngine:
         if self.brains is None:
             raise Unavailable("agent brains are off in this daemon (setting swarm_learning=false)")
         if agent_id == "all":
-            targets = {s: [a.id for a in swarm.live_agents()] for s, swarm in self.swarms.items()}
+            targets = {s: [a.id for a in swarm.live_agents()] for s, swarm in self.swarms.items() if swarm.learning}
         else:
             agent = self.agent(agent_id)
             if agent.stopped:
                 raise Conflict(f"agent {agent_id!r} is stopped; its brain no longer trains")
+            if not self.swarms[agent.swarm_id].learning:
+                raise Conflict(f"learning is off in swarm {agent.swarm_id!r} (daa_init enableLearning=false); "
+                               "call daa_init with enableLearning=true to train its brains")
             if not self.brains.agent(agent.swarm_id, agent.id)["experiences"]:
                 raise Conflict(f"agent {agent_id!r} has no experiences yet; it learns from the subtasks it finishes "
                                "(task_claim, then task_complete or task_fail)")
             targets = {agent.swarm_id: [agent.id]}
         out: dict[str, dict[str, Any]] = {}
         for swarm_id, agents in targets.items():
+            started = time.perf_counter()
             losses = await self.brains.train(swarm_id, agents, epochs=epochs)
+            if losses:
+                self._trained_event(swarm_id, losses, time.perf_counter() - started)
             for aid, history in losses.items():
                 out[aid] = {"swarm_id": swarm_id, "mse": history, **{k: v for k, v in self.brains.agent(swarm_id, aid).items()
                                                                     if k in ("experiences", "training_rounds")}}
             for aid, snap in (await self.brains.snapshots(swarm_id, force=True)).items():
                 self.persist.brains[aid] = (swarm_id, snap)
-        self.counters["brain_trained"] += len(out)
         await self.persist.commit()
         return out
 

@@ -20,6 +20,8 @@ __all__ = (
     "TOPOLOGIES",
     "Agent",
     "AgentMetrics",
+    "DaaProfile",
+    "DaaSettings",
     "Lease",
     "Subtask",
     "SubtaskState",
@@ -37,6 +39,7 @@ PRIORITIES = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 EXECUTORS = ("client", "claude")
 OUTCOME_WINDOW = 20  # finished attempts per point of a swarm's success curve
 MAX_OUTCOME_WINDOWS = 100  # points kept (the oldest are dropped)
+PERSISTENCE_MODES = ("auto", "memory", "disk")
 
 # Agent types and the task type each does best (one to one), with their built-in capabilities.
 AGENT_TYPES = (
@@ -96,6 +99,9 @@ class Lease:
     claimed_at: float
 
 
+WINDOW = 100  # recent durations and predictions kept per agent (written with the agent: keep it small)
+
+
 @dataclass(slots=True)
 class AgentMetrics:
     """An agent's counters. The sample windows are made on first use: an idle agent holds none."""
@@ -107,36 +113,52 @@ class AgentMetrics:
     _durations: deque[float] | None = None
     _predictions: deque[tuple[float, bool]] | None = None  # brain's p(success), outcome
     by_type: dict[str, list[int]] | None = None  # task type -> [done, failed]
+    by_pattern: dict[str, list[int]] | None = None  # the agent's pattern when its work finished -> [done, failed]
+    decided: dict[str, list[int]] | None = None  # its pattern when it routed work -> [decisions, explored]
 
     @property
     def durations(self) -> deque[float]:
         if self._durations is None:
-            self._durations = deque(maxlen=200)
+            self._durations = deque(maxlen=WINDOW)
         return self._durations
 
     @property
     def predictions(self) -> deque[tuple[float, bool]]:
         if self._predictions is None:
-            self._predictions = deque(maxlen=200)
+            self._predictions = deque(maxlen=WINDOW)
         return self._predictions
 
-    def count(self, task_type: str, success: bool) -> None:
+    def count(self, task_type: str, success: bool, pattern: str | None = None) -> None:
         if self.by_type is None:
             self.by_type = {}
         counts = self.by_type.setdefault(task_type, [0, 0])
         counts[0 if success else 1] += 1
+        if pattern is not None:
+            if self.by_pattern is None:
+                self.by_pattern = {}
+            self.by_pattern.setdefault(pattern, [0, 0])[0 if success else 1] += 1
         if success:
             self.done += 1
         else:
             self.failed += 1
+
+    def decision(self, pattern: str, explored: bool) -> None:
+        """Count a routing decision this agent made (as a coordinator or ring hand-off)."""
+        self.decisions += 1
+        if self.decided is None:
+            self.decided = {}
+        counts = self.decided.setdefault(pattern, [0, 0])
+        counts[0] += 1
+        counts[1] += explored
 
     def experience_of(self, task_type: str) -> int:
         return sum(self.by_type.get(task_type, (0, 0))) if self.by_type else 0
 
     def to_json(self) -> dict[str, Any]:
         return {"done": self.done, "failed": self.failed, "restarts": self.restarts, "decisions": self.decisions,
-                "durations": list(self._durations or ()), "predictions": [list(p) for p in self._predictions or ()],
-                "by_type": self.by_type or {}}
+                "durations": [round(d, 4) for d in self._durations or ()],
+                "predictions": [[round(p, 4), int(ok)] for p, ok in self._predictions or ()],
+                "by_type": self.by_type or {}, "by_pattern": self.by_pattern or {}, "decided": self.decided or {}}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AgentMetrics:
@@ -148,7 +170,62 @@ class AgentMetrics:
             metrics.predictions.extend((float(p), bool(s)) for p, s in data["predictions"])
         if data.get("by_type"):
             metrics.by_type = {str(k): [int(v[0]), int(v[1])] for k, v in data["by_type"].items()}
+        if data.get("by_pattern"):
+            metrics.by_pattern = {str(k): [int(v[0]), int(v[1])] for k, v in data["by_pattern"].items()}
+        if data.get("decided"):
+            metrics.decided = {str(k): [int(v[0]), int(v[1])] for k, v in data["decided"].items()}
         return metrics
+
+
+@dataclass(frozen=True, slots=True)
+class DaaSettings:
+    """A swarm's DAA switches (`daa_init`). `persistence_mode`: disk, DAA writes return once
+    committed; memory, they are written behind; auto, configuration (init, agents, patterns,
+    workflows) is durable and learning traffic (adaptations, shares, transfers) written behind."""
+
+    enable_learning: bool = True
+    enable_coordination: bool = True
+    persistence_mode: str = "auto"
+    updated: float = 0.0
+
+    def durable(self, kind: str) -> bool:
+        """Whether a DAA write of `kind` ("config" or "learning") waits for its commit."""
+        return self.persistence_mode == "disk" or (self.persistence_mode == "auto" and kind == "config")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"enable_learning": self.enable_learning, "enable_coordination": self.enable_coordination,
+                "persistence_mode": self.persistence_mode, "updated": self.updated}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DaaSettings:
+        mode = str(data.get("persistence_mode", "auto"))
+        return cls(bool(data.get("enable_learning", True)), bool(data.get("enable_coordination", True)),
+                   mode if mode in PERSISTENCE_MODES else "auto", float(data.get("updated", 0.0)))
+
+
+@dataclass(slots=True)
+class DaaProfile:
+    """What `daa_agent_create` adds to an agent: its learning rate, whether it keeps a memory
+    namespace (agent:<id>), its recent performance scores and its pattern switches."""
+
+    learning_rate: float
+    memory: bool = True
+    scores: deque[float] = field(default_factory=lambda: deque(maxlen=10))
+    adaptations: int = 0
+    switches: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10))
+    switched_at: int = 0  # `adaptations` at its last pattern switch
+
+    def to_json(self) -> dict[str, Any]:
+        return {"learning_rate": self.learning_rate, "memory": self.memory, "scores": list(self.scores),
+                "adaptations": self.adaptations, "switches": list(self.switches), "switched_at": self.switched_at}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DaaProfile:
+        profile = cls(float(data["learning_rate"]), bool(data.get("memory", True)), adaptations=int(data.get("adaptations", 0)),
+                      switched_at=int(data.get("switched_at", 0)))
+        profile.scores.extend(float(s) for s in data.get("scores", ()))
+        profile.switches.extend(dict(s) for s in data.get("switches", ()))
+        return profile
 
 
 @dataclass(slots=True)
@@ -167,6 +244,7 @@ class Agent:
     queue: dict[str, None] = field(default_factory=dict)  # assigned subtask ids, oldest first (an ordered set)
     running: set[str] = field(default_factory=set)  # claimed subtask ids
     metrics: AgentMetrics = field(default_factory=AgentMetrics)
+    daa: DaaProfile | None = None
 
     @property
     def state(self) -> str:
@@ -179,16 +257,20 @@ class Agent:
         return frozenset(self.capabilities) | frozenset(default_capabilities(self.type))
 
     def to_record(self) -> dict[str, Any]:
-        return {"name": self.name, "capabilities": list(self.capabilities), "pattern": self.pattern,
-                "created": self.created, "order": self.order, "concurrency": self.concurrency,
-                "coordinator": self.coordinator, "metrics": self.metrics.to_json()}
+        out = {"name": self.name, "capabilities": list(self.capabilities), "pattern": self.pattern,
+               "created": self.created, "order": self.order, "concurrency": self.concurrency,
+               "coordinator": self.coordinator, "metrics": self.metrics.to_json()}
+        if self.daa is not None:
+            out["daa"] = self.daa.to_json()
+        return out
 
     @classmethod
     def from_record(cls, agent_id: str, swarm_id: str, kind: str, status: str, data: dict[str, Any]) -> Agent:
         return cls(agent_id, swarm_id, kind, str(data["name"]), tuple(data.get("capabilities", ())),
                    str(data.get("pattern", "adaptive")), float(data["created"]), int(data.get("order", 0)),
                    int(data.get("concurrency", 1)), data.get("coordinator"), status == "stopped",
-                   metrics=AgentMetrics.from_json(data.get("metrics", {})))
+                   metrics=AgentMetrics.from_json(data.get("metrics", {})),
+                   daa=DaaProfile.from_json(data["daa"]) if data.get("daa") else None)
 
 
 @dataclass(slots=True)
@@ -211,6 +293,7 @@ class Swarm:
     decisions: int = 0  # the Queen's routing decisions
     completed: int = 0  # subtasks finished successfully, all time
     failed: int = 0
+    daa: DaaSettings | None = None  # set by daa_init
     windows: list[list[int]] = field(default_factory=list)  # [succeeded, failed] per OUTCOME_WINDOW attempts, oldest first
     _live: list[Agent] | None = None  # live agents in spawn order, rebuilt after a change
 
@@ -243,7 +326,13 @@ class Swarm:
                 "pattern": self.pattern, "routing": self.routing, "executor": self.executor, "created": self.created,
                 "objective": self.objective, "design": self.design, "next_order": self.next_order,
                 "escalations": self.escalations, "decisions": self.decisions, "completed": self.completed,
-                "failed": self.failed, "round_robin": self.round_robin, "windows": self.windows}
+                "failed": self.failed, "round_robin": self.round_robin, "windows": self.windows,
+                "daa": None if self.daa is None else self.daa.to_json()}
+
+    @property
+    def learning(self) -> bool:
+        """Whether its brains may learn (daa_init enableLearning; on unless turned off)."""
+        return self.daa is None or self.daa.enable_learning
 
     @classmethod
     def from_record(cls, swarm_id: str, name: str, data: dict[str, Any]) -> Swarm:
@@ -254,6 +343,7 @@ class Swarm:
                    round_robin=int(data.get("round_robin", 0)), escalations=int(data.get("escalations", 0)),
                    decisions=int(data.get("decisions", 0)), completed=int(data.get("completed", 0)),
                    failed=int(data.get("failed", 0)),
+                   daa=DaaSettings.from_json(data["daa"]) if data.get("daa") else None,
                    windows=[[int(w[0]), int(w[1])] for w in data.get("windows", ())][-MAX_OUTCOME_WINDOWS:])
 
 

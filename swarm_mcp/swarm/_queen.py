@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import InvalidArgument
 from ._features import classify, words
-from ._model import AGENT_TYPES, TASK_TYPES
+from ._model import AGENT_TYPES, EXECUTORS, TASK_TYPES
 
 __all__ = ("Analysis", "Plan", "PlannedSubtask", "SwarmDesign", "analyze", "design_swarm", "find_cycle",
            "plan_explicit", "plan_task")
@@ -80,6 +80,7 @@ class PlannedSubtask:
     type: str
     capabilities: tuple[str, ...]
     depends_on: tuple[str, ...]
+    executor: str | None = None  # its own executor (explicit plans); None: the task's
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +250,9 @@ def plan_explicit(subtasks: Sequence[Mapping[str, Any]], *, max_description: int
         kind = item.get("type")
         if kind is not None and kind not in TASK_TYPES:
             raise InvalidArgument(f"subtasks[{i}] ({sid!r}) type {kind!r} is not one of {', '.join(TASK_TYPES)}")
+        executor = item.get("executor")
+        if executor is not None and executor not in EXECUTORS:
+            raise InvalidArgument(f"subtasks[{i}] ({sid!r}) executor {executor!r} is not one of {', '.join(EXECUTORS)}")
         seen[sid] = {**item, "id": sid}
     graph = {sid: list(item.get("dependsOn") or item.get("depends_on") or ()) for sid, item in seen.items()}
     for sid, deps in graph.items():
@@ -267,7 +271,8 @@ def plan_explicit(subtasks: Sequence[Mapping[str, Any]], *, max_description: int
         caps = tuple(str(c) for c in item.get("capabilities") or ())
         if len(caps) > 32 or any(not 0 < len(c) <= 64 for c in caps):
             raise InvalidArgument(f"subtask {sid!r} capabilities must be at most 32 words of 1-64 characters")
-        planned.append(PlannedSubtask(sid, item["description"].strip(), kind, caps or (kind,), tuple(graph[sid])))
+        planned.append(PlannedSubtask(sid, item["description"].strip(), kind, caps or (kind,), tuple(graph[sid]),
+                                      item.get("executor")))
     return Plan(tuple(planned), "explicit", ("the client's plan, validated: ids unique, dependencies known, no cycle",))
 
 

@@ -22,6 +22,7 @@ __all__ = (
     "swarm_queue",
     "swarm_view",
     "task_results",
+    "task_summary",
     "task_view",
 )
 
@@ -63,6 +64,8 @@ def swarm_view(engine: SwarmEngine, swarm: Swarm, *, verbose: bool = False) -> d
     }
     if swarm.design is not None:
         out["design"] = swarm.design
+    if swarm.daa is not None:
+        out["daa"] = swarm.daa.to_json()
     if verbose:
         out["topology_edges"] = [list(edge) for edge in edges(swarm.topology, live)]
         out["agent_list"] = [agent_summary(a) for a in live[:200]]
@@ -131,6 +134,16 @@ def task_view(engine: SwarmEngine, task: Task, *, detailed: bool = False) -> dic
     if detailed:
         out["analysis"] = task.analysis
         out["allowed_agents"] = task.allowed_agents
+    return out
+
+
+def task_summary(engine: SwarmEngine, task: Task) -> dict[str, Any]:
+    """A task's state and progress without its subtasks (from the board's counters: O(1))."""
+    total = len(task.subtasks)
+    out: dict[str, Any] = {"task_id": task.id, "swarm_id": task.swarm_id, "state": task.state.value,
+                           "progress": {"finished": total - engine.board.unfinished(task.id), "total": total}}
+    if task.reason:
+        out["reason"] = task.reason
     return out
 
 

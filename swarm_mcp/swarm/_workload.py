@@ -1,4 +1,5 @@
-"""A synthetic workload with hidden skills: the evidence that routing learns.
+"""Synthetic workloads: hidden skills (the evidence that routing learns) and a domain transfer
+(the evidence that meta-learning across domains helps).
 
 Agents of four types all declare the same capability ("general"), so their declarations say
 nothing about who is good at what. Each type has a hidden skill profile: the probability that
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._engine import SwarmEngine
 
-__all__ = ("SKILLS", "WorkloadResult", "run_skill_workload")
+__all__ = ("FRAGILE", "SKILLS", "WorkloadResult", "run_skill_workload", "run_transfer_workload")
 
 SKILLS: dict[str, dict[str, float]] = {
     "coder": {"code": 0.9, "testing": 0.5, "documentation": 0.1, "analysis": 0.1},
@@ -91,3 +92,36 @@ async def run_skill_workload(engine: SwarmEngine, *, routing: str, tasks: int = 
         return result
     finally:
         await engine.destroy_swarm(swarm.id)
+
+
+# -- domain transfer --------------------------------------------------------------------------------
+
+FRAGILE = ("exporter", "scheduler", "importer", "uploader")  # work on these components fails, whatever the kind
+_DOMAIN_TEXT = {"code": "Implement the {} module", "testing": "Test the {} module"}
+
+
+async def run_transfer_workload(engine: SwarmEngine, swarm_id: str, agent_ids: list[str], *, source_tasks: int = 48,
+                                target_tasks: int = 16, seed: int = 0) -> dict[str, int]:
+    """A domain-transfer workload: coding tasks (the source domain, plentiful) and then testing
+    tasks (the target domain, few), on components of which some are hidden-fragile: work on a
+    fragile component fails in either domain, other work succeeds. What the brains learn about
+    components from coding carries over to testing. The agents take turns; each task is done by
+    its agent (a one-agent task, claimed for it). Returns the outcomes by domain."""
+    board = engine.board
+    rng = random.Random(seed)
+    counts = {"code": 0, "testing": 0, "succeeded": 0}
+    for n in range(source_tasks + target_tasks):
+        kind = "code" if n < source_tasks else "testing"
+        agent_id = agent_ids[n % len(agent_ids)]
+        text = _DOMAIN_TEXT[kind].format(rng.choice(_SUBJECTS))
+        await board.orchestrate(text, swarm_id=swarm_id, allowed_agents=[agent_id],
+                                subtasks=[{"id": "work", "description": text, "type": kind}])
+        claim = await board.claim(agent_id=agent_id)
+        assert claim is not None, "a one-agent task is claimable by its agent at once"
+        if any(f in text for f in FRAGILE):
+            await board.fail(claim.subtask.id, "the component is fragile", retry=False)
+        else:
+            await board.complete(claim.subtask.id, f"{text}: done")
+            counts["succeeded"] += 1
+        counts[kind] += 1
+    return counts

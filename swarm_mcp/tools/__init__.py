@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ("AREAS", "ToolContext", "ToolRegistry", "build_registry")
 
 # Tool areas (modules of this package), in the order tools/list shows them; `serve --tools` picks some of them.
-AREAS = ("features", "memory", "neural", "swarm", "tasks", "benchmark")
+AREAS = ("features", "memory", "neural", "swarm", "tasks", "daa", "benchmark")
 
 
 def build_registry(app: App, areas: str | None = None, *, catalog: Catalog | None = None) -> ToolRegistry:

@@ -97,8 +97,11 @@ def _field_infos(metadata: tuple[Any, ...]) -> tuple[list[Any], str | None, Any]
     return constraints, description, alias
 
 
+_LENGTH = {"string": "Length", "array": "Items", "object": "Properties"}  # what a min/max length bounds
+
+
 def _apply(schema: dict[str, Any], constraints: list[Any]) -> dict[str, Any]:
-    """Put constraints on the schema they constrain (numbers, strings, arrays)."""
+    """Put constraints on the schema they constrain (numbers, strings, arrays, objects)."""
     if not constraints:
         return schema
     out = dict(schema)
@@ -107,10 +110,10 @@ def _apply(schema: dict[str, Any], constraints: list[Any]) -> dict[str, Any]:
         numeric = _NUMERIC.get(type(item))
         if numeric is not None and kind in ("integer", "number"):
             out[numeric[1]] = getattr(item, numeric[0])
-        elif isinstance(item, annotated_types.MinLen) and kind in ("string", "array"):
-            out["minLength" if kind == "string" else "minItems"] = item.min_length
-        elif isinstance(item, annotated_types.MaxLen) and kind in ("string", "array"):
-            out["maxLength" if kind == "string" else "maxItems"] = item.max_length
+        elif isinstance(item, annotated_types.MinLen) and kind in _LENGTH:
+            out[f"min{_LENGTH[kind]}"] = item.min_length
+        elif isinstance(item, annotated_types.MaxLen) and kind in _LENGTH:
+            out[f"max{_LENGTH[kind]}"] = item.max_length
         elif getattr(item, "pattern", None) is not None and kind == "string" and len(vars(item)) == 1:
             out["pattern"] = item.pattern
         else:
@@ -153,7 +156,7 @@ class _Writer:
             if args and args[0] is not str:
                 raise Unsupported("dict keys other than str")
             value = self.schema(args[1]) if args else {}
-            return {"additionalProperties": value if value else True, "type": "object"}
+            return _apply({"additionalProperties": value if value else True, "type": "object"}, list(constraints))
         if typing_extensions.is_typeddict(tp):
             return self._reference(tp, self.typed_dict)
         if isinstance(tp, type) and issubclass(tp, BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import NotRequired, TypedDict
 
-from ..swarm import SwarmEngine, claim_view, task_view
+from ..swarm import SwarmEngine, claim_view, subtask_view, task_summary, task_view
 from ..swarm import task_results as results_view
 from ._registry import ToolContext, ToolRegistry
 
@@ -153,9 +153,7 @@ async def task_claim(
 
 def _report(engine: SwarmEngine, subtask_id: str) -> SubtaskReport:
     sub = engine.board.subtask(subtask_id)
-    task = engine.board.tasks[sub.task_id]
-    view = task_view(engine, task)
-    return {"subtask": next(s for s in view.pop("subtasks") if s["subtask_id"] == sub.id), "task": view}
+    return {"subtask": subtask_view(sub), "task": task_summary(engine, engine.board.tasks[sub.task_id])}
 
 
 async def task_heartbeat(ctx: ToolContext, task_id: SubtaskId, lease_id: LeaseId = None,

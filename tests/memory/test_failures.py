@@ -111,3 +111,14 @@ async def test_a_read_only_data_dir_serves_reads_and_refuses_writes_clearly(read
         async with open_store(StoreConfig(path=view / "new.db")):
             pass
     assert "new.db" in str(caught.value)
+
+
+async def test_a_damage_report_that_is_not_utf8_is_still_a_corrupt_store(tmp_path: Path) -> None:
+    from swarm_mcp.memory._schema import _quick_check
+
+    class Damaged:  # what aiosqlite raises when quick_check's text holds bytes from scribbled pages
+        async def execute_fetchall(self, sql: str) -> list:
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    with pytest.raises(StoreCorrupt, match="not UTF-8"):
+        await _quick_check(Damaged(), tmp_path / "swarm.db")  # type: ignore[arg-type]

@@ -96,3 +96,17 @@ async def test_events_are_append_only_and_ordered(store: TieredStore, clock) -> 
     assert [e.kind for e in await store.events.list(after_seq=first.seq)] == ["task_done", "tick"]
     assert [e.kind for e in await store.events.list(swarm_id="s1")] == ["task_done"]
     assert listed[0].time == clock.now and listed[0].data == {"kind": "coder"}
+
+
+async def test_events_can_be_listed_by_time_window_and_by_kinds(store: TieredStore, clock) -> None:
+    await store.events.append("old")
+    clock.advance(100)
+    await store.events.append("a")
+    await store.events.append("b")
+    clock.advance(100)
+    await store.events.append("a")
+    start = clock.now - 200
+    assert [e.kind for e in await store.events.list(since=start + 100)] == ["a", "b", "a"]
+    assert [e.kind for e in await store.events.list(since=start + 100, until=start + 200)] == ["a", "b"]
+    assert [e.kind for e in await store.events.list(kinds=["a", "old"])] == ["old", "a", "a"]
+    assert await store.events.list(kinds=[]) == []

@@ -99,3 +99,23 @@ def test_symmetric_outputs_halve_the_error_and_tanh_error_saturates_at_17() -> N
         layout, ErrorFunction.TANH, saturated, x[:1], jnp.asarray([[3.0]]), jnp.ones(1, bool), jnp.float32(0.35)
     )
     assert float(far.layers[0].b[0]) == pytest.approx(17.0 * (1 - 0.98**2), rel=1e-5)
+
+
+def test_the_tanh_error_is_c_fanns_double_precision_value_down_to_the_smallest_errors() -> None:
+    """C computes ln((1+d)/(1-d)) in double; float32 lost every |d| < 3e-8 (and RPROP then moved by +step).
+
+    A LINEAR output at steepness 1 has f' = 1, so the bias slopes are the transformed errors.
+    """
+    rng = np.random.default_rng(3)
+    magnitude = 10.0 ** rng.uniform(-37, -1e-7, 500)  # normal floats: XLA flushes subnormals to 0
+    d = np.concatenate([magnitude, -magnitude, rng.uniform(-0.9999999, 0.9999999, 200)]).astype(np.float32)
+    layout = Layout((1, d.size), (0,))
+    params = Params((Layer(jnp.zeros((d.size, 1)), jnp.zeros(d.size)),), (jnp.ones(d.size),), None, None)
+    x, y, one = jnp.zeros((1, 1)), jnp.asarray(d)[None, :], jnp.ones(1, bool)
+    slopes = _slopes(layout, ErrorFunction.TANH, params, x, y, one, jnp.float32(0.35))
+    ours = np.asarray(slopes.layers[0].b)
+    wide = d.astype(np.float64)
+    c = np.log((1.0 + wide) / (1.0 - wide)).astype(np.float32)  # fann_compute_MSE's expression, in C's types
+    np.testing.assert_array_equal(np.sign(ours), np.sign(c))  # zero exactly where C's is (|d| < 5.6e-17)
+    exact = np.abs(d) >= 1e-7  # below, C's own double quotient rounds off most of the digits
+    np.testing.assert_allclose(ours[exact], c[exact], rtol=4 * 2.0**-23)

@@ -16,6 +16,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from fann_reference import ReferenceNet
 from support import requirement_missing
 
 from swarm_mcp.neural import (
@@ -98,5 +99,8 @@ def test_c_fann_loads_our_files_computes_our_outputs_and_saves_the_same_bytes(
         path, resaved = tmp_path / f"{name}.net", tmp_path / f"{name}.c.net"
         write_net(net, path)
         c_out = _c_outputs(fann, path, x, resaved)
-        np.testing.assert_allclose(run(net, x), c_out, atol=1e-6, err_msg=name)
+        # each of the two float32 runs may stray from the exact outputs by the net's error bound
+        reference = ReferenceNet(path)
+        bound = np.stack([reference.float32_error_bound(row) for row in np.asarray(x, np.float64)])
+        assert (np.abs(run(net, x) - c_out) <= 1e-6 + 2 * bound).all(), name
         assert resaved.read_bytes() == path.read_bytes(), name

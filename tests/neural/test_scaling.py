@@ -7,6 +7,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from support import FANN_GOLDEN
 
 from swarm_mcp.errors import InvalidArgument
 from swarm_mcp.neural import (
@@ -38,7 +39,7 @@ def test_set_scaling_params_reproduces_c_fanns_scaled_net_byte_for_byte(golden_d
 
 
 def test_scaling_maps_mean_plus_minus_one_deviation_onto_the_new_range(scaling_data) -> None:  # type: ignore[no-untyped-def]
-    net = read_net(Path(__file__).parents[2].parent / "shared/datasets/fann-golden/nets/scaled_3-5-5-1.net")
+    net = read_net(FANN_GOLDEN / "nets" / "scaled_3-5-5-1.net")
     s = net.params.scaling
     assert s is not None
     x = jnp.stack([s.mean_in - s.deviation_in, s.mean_in + s.deviation_in])
@@ -57,7 +58,7 @@ def test_scaling_maps_mean_plus_minus_one_deviation_onto_the_new_range(scaling_d
 
 
 def test_a_custom_output_range_sets_factor_and_new_min(scaling_data) -> None:  # type: ignore[no-untyped-def]
-    net = read_net(Path(__file__).parents[2].parent / "shared/datasets/fann-golden/nets/scaled_3-5-5-1.net")
+    net = read_net(FANN_GOLDEN / "nets" / "scaled_3-5-5-1.net")
     out = set_scaling_params(net, scaling_data, 0.0, 1.0, -0.5, 0.5)
     s = out.params.scaling
     np.testing.assert_allclose(np.asarray(s.factor_in), [0.5] * 3)
@@ -66,7 +67,7 @@ def test_a_custom_output_range_sets_factor_and_new_min(scaling_data) -> None:  #
 
 def test_cleared_scaling_is_the_identity(scaling_data) -> None:  # type: ignore[no-untyped-def]
     net = clear_scaling_params(
-        read_net(Path(__file__).parents[2].parent / "shared/datasets/fann-golden/nets/scaled_3-5-5-1.net")
+        read_net(FANN_GOLDEN / "nets" / "scaled_3-5-5-1.net")
     )
     np.testing.assert_allclose(scale_data(net, scaling_data).inputs, scaling_data.inputs, rtol=1e-6)
 

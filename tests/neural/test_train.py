@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from support import FANN_DATA, FANN_GOLDEN
 
 from swarm_mcp.neural import (
     Algorithm,
@@ -33,8 +34,7 @@ from swarm_mcp.neural import (
     train_epochs,
 )
 
-GOLDEN = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "fann-golden"  # as tests/conftest.py
-DATA = GOLDEN.parent / "fann"
+GOLDEN, DATA = FANN_GOLDEN, FANN_DATA
 EPOCHS = 50
 REL, ABS = 1e-4, 1e-12  # |ours - C| <= REL·|C| + ABS; ABS matters only for xor RPROP (MSE ~1e-11)
 WEIGHT_TOL = 1e-3

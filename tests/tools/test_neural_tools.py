@@ -58,9 +58,9 @@ async def test_create_train_run_learns_xor(tmp_path: Path) -> None:
     assert [math.copysign(1, o[0]) for o in outputs] == [-1, 1, 1, -1]
 
 
-async def test_training_reads_a_fann_data_file_in_the_data_folder(tmp_path: Path, shared_dir: Path) -> None:
+async def test_training_reads_a_fann_data_file_in_the_data_folder(tmp_path: Path, data_dir: Path) -> None:
     (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "xor.data").write_bytes((shared_dir / "datasets" / "fann" / "xor.data").read_bytes())
+    (tmp_path / "data" / "xor.data").write_bytes((data_dir / "xor.data").read_bytes())
     async with mcp_client(tmp_path) as (client, _):
         net = await xor_network(client)
         trained = await call(client, "neural_train", network_id=net, data_path="xor.data", max_epochs=500, desired_error=0.001)

@@ -51,3 +51,33 @@ async def test_the_ruv_swarm_tool_calls_work_with_their_camel_case_arguments(tmp
     assert memory["action"] == "stats" and len(trained["agents"]) == 1
     assert neural["agent"]["agent_id"] == researcher["agent_id"] and set(patterns["patterns"]) >= {"convergent", "lateral"}
     assert bench["suites"]["swarm"]["results"][0]["count"] == 2
+
+
+async def test_the_ruv_swarm_daa_calls_work_with_their_argument_names_and_legacy_spellings(tmp_path: Path) -> None:
+    async with mcp_client(tmp_path) as (client, _):
+        init = await call(client, "daa_init", enableLearning=True, enableCoordination=True, persistenceMode="auto")
+        coder = await call(client, "daa_agent_create", id="adaptive-coder", cognitivePattern="adaptive",
+                           capabilities=["fullstack-development"], learningRate=0.01, enableMemory=True)
+        await call(client, "daa_agent_create", id="code-reviewer", cognitivePattern="critical",
+                   capabilities=["code-analysis", "security-audit"])
+        adapted = await call(client, "daa_agent_adapt", agent_id="adaptive-coder",
+                             feedback="excellent code quality, optimize for performance", performanceScore=0.9,
+                             suggestions=["profile the hot loop"])
+        flow = await call(client, "daa_workflow_create", id="autonomous-development", name="Self-Organizing Development",
+                          strategy="adaptive", steps=["autonomous-analysis", "adaptive-planning", "self-validation"],
+                          dependencies={"adaptive-planning": ["autonomous-analysis"],
+                                        "self-validation": ["adaptive-planning"]})
+        run = await call(client, "daa_workflow_execute", workflow_id="autonomous-development",
+                         agentIds=["adaptive-coder", "code-reviewer"], parallelExecution=True, timeout=0.1)
+        shared = await call(client, "daa_knowledge_share", source_agent="adaptive-coder", target_agents=["code-reviewer"],
+                            knowledgeDomain="performance", knowledgeContent={"insight": "cache the parser"})
+        status = await call(client, "daa_learning_status", agentId="adaptive-coder", detailed=True)
+        pattern = await call(client, "daa_cognitive_pattern", agent_id="code-reviewer", analyze=True)
+        changed = await call(client, "daa_cognitive_pattern", agentId="code-reviewer", action="change", pattern="systems")
+        metrics = await call(client, "daa_performance_metrics", category="all", timeRange="24h")
+    assert init["settings"]["persistence_mode"] == "auto" and coder["agent"]["id"] == "adaptive-coder"
+    assert adapted["after"]["loss"] < adapted["before"]["loss"] and flow["total_steps"] == 3
+    assert run["task_id"] and run["steps"][0]["agent_id"] in {"adaptive-coder", "code-reviewer"}
+    assert shared["targets"]["code-reviewer"]["entries_copied"] == 1
+    assert status["agent"]["adaptations"] == 1 and pattern["pattern"] == "critical" and changed["after"] == "systems"
+    assert metrics["neural"]["adaptations"]["count"] == 1 and metrics["system"]["tasks"]["created"] == 1

@@ -69,6 +69,7 @@ async def every_construct(
     count: Annotated[int | None, Field(ge=1, lt=100, multiple_of=2, description="Even.")] = None,
     pair: Annotated[list[float], Field(min_length=2, max_length=2)] = [0.0, 1.0],  # noqa: B006
     table: dict[str, float] | None = None,
+    bounded: Annotated[dict[str, list[str]] | None, Field(max_length=3)] = None,
     anything: Any = None,
     rows: list[list[float]] | None = None,
     steps: Annotated[list[Step] | None, Field(max_length=5)] = None,

@@ -89,6 +89,21 @@ EVERY_TOOL: list[tuple[str, dict[str, object]]] = [
     ("neural_train", {"agentId": "all", "iterations": 2}),
     ("benchmark_run", {"type": "task", "iterations": 2}),
     ("swarm_destroy", {"swarmId": "$swarm"}),
+    ("daa_init", {"enableLearning": True, "enableCoordination": True, "persistenceMode": "disk"}),
+    ("daa_agent_create", {"id": "purity-daa", "capabilities": ["code"], "learningRate": 0.1}),
+    ("daa_agent_create", {"id": "purity-peer", "cognitivePattern": "divergent"}),
+    ("daa_agent_adapt", {"agentId": "purity-daa", "feedback": "Implemented the parser module", "performanceScore": 0.9}),
+    ("daa_agent_adapt", {"agentId": "purity-daa", "feedback": "Ran the regression tests for the parser", "performanceScore": 0.8}),
+    ("daa_agent_adapt", {"agentId": "purity-daa", "feedback": "Wrote unit tests for the exporter", "performanceScore": 0.2}),
+    ("daa_knowledge_share", {"sourceAgentId": "purity-daa", "targetAgentIds": ["purity-peer"],
+                             "knowledgeDomain": "parsing", "knowledgeContent": {"tip": "tokenize first"}}),
+    ("daa_learning_status", {"detailed": True}),
+    ("daa_cognitive_pattern", {"agentId": "purity-daa", "action": "analyze"}),
+    ("daa_meta_learning", {"sourceDomain": "code", "targetDomain": "testing", "agentIds": ["purity-daa"]}),
+    ("daa_workflow_create", {"id": "purity-wf", "name": "Purity", "steps": ["plan", "build"],
+                             "dependencies": {"build": ["plan"]}}),
+    ("daa_workflow_execute", {"workflowId": "purity-wf", "agentIds": ["purity-daa"], "timeout": 0.2}),
+    ("daa_performance_metrics", {"category": "all", "timeRange": "1h"}),
 ]
 
 
