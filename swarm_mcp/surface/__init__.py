@@ -17,11 +17,13 @@ from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..protocol import Notify, SessionChannel
+from ._notices import level_of as level_of
+from ._notices import message_of as message_of
 
 if TYPE_CHECKING:
     from ..app import App
 
-__all__ = ("CAPABILITIES", "Surface")
+__all__ = ("CAPABILITIES", "Surface", "level_of", "message_of")
 
 CAPABILITIES: dict[str, Any] = {
     "resources": {"subscribe": True, "listChanged": True},

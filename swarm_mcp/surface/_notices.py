@@ -50,6 +50,9 @@ LEVEL_OF: dict[str, str] = {
     "subtask_failed": "warning", "task_failed": "warning", "store_quota_high": "warning",
     "task_completed": "notice", "task_cancelled": "notice", "subtask_retried": "notice", "network_trained": "notice",
     "store_write_recovered": "notice", "store_quota_ok": "notice", "engine_recovered": "notice",
+    "daa_pattern_changed": "notice", "daa_meta_learning": "notice",
+    "brain_trained": "info", "daa_initialized": "info", "daa_agent_adapted": "info", "daa_knowledge_shared": "info",
+    "daa_workflow_executed": "info",
     "swarm_created": "info", "swarm_destroyed": "info", "agent_spawned": "info", "agent_stopped": "info",
     "task_created": "info", "subtask_completed": "info", "network_created": "info", "supervisor_crashed": "info",
 }
@@ -88,6 +91,9 @@ def _says(event: FeedEvent) -> str:
         return f"task {task} planned with {d.get('subtasks')} subtasks in swarm {swarm}"
     if kind == "subtask_completed":
         return f"subtask {task} completed by agent {agent} in {d.get('seconds')} s"
+    if kind == "brain_trained":
+        return (f"{d.get('agents')} agent brains of swarm {swarm} trained in {d.get('seconds')} s: MSE {d.get('mse_before')} "
+                f"-> {d.get('mse_after')}")
     if kind == "network_trained":
         return (f"network {d.get('network_id')} trained {d.get('epochs')} epochs to MSE {d.get('mse')} "
                 f"(stopped by {d.get('stopped_by')})")

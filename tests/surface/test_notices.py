@@ -256,3 +256,14 @@ async def test_one_session_may_watch_at_most_a_bounded_number_of_resources(tmp_p
             with pytest.raises(MCPError) as refused:
                 await client.subscribe_resource("swarm://tasks/one-too-many")
     assert refused.value.error.code == -32602 and "unsubscribe" in refused.value.error.message
+
+
+def test_finished_brain_training_and_daa_pattern_changes_reach_a_user_at_info_and_notice() -> None:
+    notices = Notices(level="info")
+    out = notices.render(Batch([
+        event("brain_trained", 1, swarm_id="s", data={"agents": 3, "seconds": 0.2, "mse_before": 0.4, "mse_after": 0.1}),
+        event("daa_pattern_changed", 2, swarm_id="s", agent_id="a", data={"from": "convergent", "to": "lateral"}),
+        event("subtask_claimed", 3, swarm_id="s", agent_id="a", task_id="task-1.build"),
+    ]))
+    assert methods(out) == ["message:info:brain_trained", "message:notice:daa_pattern_changed"]
+    assert out[0][1]["data"]["message"] == "3 agent brains of swarm s trained in 0.2 s: MSE 0.4 -> 0.1"
