@@ -97,12 +97,12 @@ function layout(swarm, width) {
     const coordinators = agents.filter((a) => a.type === "coordinator");
     const rows = [["queen"], coordinators.map((a) => a.id), agents.filter((a) => a.type !== "coordinator").map((a) => a.id)];
     const perRow = Math.max(1, Math.floor((width - 20) / 22));
-    let y = 20;
+    let y = 16;
     for (const row of rows) {
       for (let start = 0; start < Math.max(row.length, 1); start += perRow) {
         const part = row.slice(start, start + perRow);
         part.forEach((id, i) => pos.set(id, [(width * (i + 1)) / (part.length + 1), y]));
-        if (part.length) y += 40;
+        if (part.length) y += 44;
       }
     }
     return { pos, height: y };
@@ -114,7 +114,7 @@ function layout(swarm, width) {
     const angle = (2 * Math.PI * i) / Math.max(n, 1) - Math.PI / 2;
     pos.set(a.id, [cx + radius * Math.cos(angle), cy + radius * Math.sin(angle)]);
   });
-  return { pos, height: 2 * radius + 32 };
+  return { pos, height: 2 * radius + 44 };
 }
 
 function drawSwarm(swarm) {
@@ -138,7 +138,7 @@ function drawSwarm(swarm) {
       el("svg:title", { text: `${agent.name} (${agent.type}): ${agent.state}; queue ${agent.queue}, running ${agent.running}, ` +
         `done ${agent.done}, failed ${agent.failed}, restarts ${agent.restarts}` }));
     svg.append(node);
-    if (swarm.agents.length <= 16) svg.append(el("svg:text", { x: x + r + 2, y: y + 3, text: agent.name }));
+    if (swarm.agents.length <= 16) svg.append(el("svg:text", { class: "label", x, y: y + r + 10, "text-anchor": "middle", text: agent.name }));
   }
   const counts = {};
   for (const a of swarm.agents) counts[a.state] = (counts[a.state] || 0) + 1;
@@ -175,9 +175,12 @@ function drawTask(task) {
     depth.set(s.id, d);
     return d;
   };
-  const columns = [];
-  for (const s of task.subtasks) (columns[depthOf(s)] ||= []).push(s);
-  const colWidth = 130, rowHeight = 30, nodeWidth = 118, nodeHeight = 22;
+  const levels = [];
+  for (const s of task.subtasks) (levels[depthOf(s)] ||= []).push(s);
+  // A level wider than MAX_ROWS wraps into several columns, so a flat plan stays a compact grid.
+  const MAX_ROWS = 5, colWidth = 130, rowHeight = 30, nodeWidth = 118, nodeHeight = 22;
+  const columns = levels.filter(Boolean).flatMap((level) =>
+    Array.from({ length: Math.ceil(level.length / MAX_ROWS) }, (_, i) => level.slice(i * MAX_ROWS, (i + 1) * MAX_ROWS)));
   const tallest = Math.max(1, ...columns.map((c) => c.length));
   const width = Math.max(360, columns.length * colWidth + 10), height = tallest * rowHeight + 10;
   const pos = new Map();
@@ -301,8 +304,8 @@ function renderFigures() {
       ["brain populations", brains ? fmt(brains.populations.length) : "learning off"],
       ["brain training rounds", brains ? fmt(brains.training_rounds) : "–"],
       ["brain train seconds", brains ? fmt(brains.train_seconds) : "–"]]),
-    dl("Connections", Object.entries(f.daemon.transports).map(([name, t]) => [name, `${t.open_connections} open, ${t.total_connections} total`])
-      .concat([["dashboard watchers", fmt(f.daemon.feed_subscribers)]])));
+    dl("MCP connections", Object.entries(f.daemon.transports).map(([name, t]) => [name, `${t.open_connections} open, ${t.total_connections} total`])
+      .concat([["event feed watchers", fmt(f.daemon.feed_subscribers)]])));
 }
 
 function renderEvents() {
