@@ -207,6 +207,9 @@ class Inspector:
         method: str,
         tool: str | None = None,
         arguments: Mapping[str, str] | None = None,
+        uri: str | None = None,
+        prompt: str | None = None,
+        prompt_arguments: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float = 60,
         diagnostics: Callable[[], str] = lambda: "",
@@ -223,6 +226,12 @@ class Inspector:
             argv += ["--tool-name", tool]
         for key, value in (arguments or {}).items():
             argv += ["--tool-arg", f"{key}={value}"]
+        if uri is not None:
+            argv += ["--uri", uri]
+        if prompt is not None:
+            argv += ["--prompt-name", prompt]
+        for key, value in (prompt_arguments or {}).items():
+            argv += ["--prompt-args", f"{key}={value}"]
         full_env = {**(env if env is not None else os.environ), "npm_config_update_notifier": "false"}
         try:
             done = subprocess.run(argv, cwd=self.clients.root, env=full_env, capture_output=True, text=True,
