@@ -110,7 +110,11 @@ def get_prompt(app: App, name: str, given: Mapping[str, str] | None) -> dict[str
 
 def _orchestrate(app: App, objective: str, topology: str | None) -> str:
     if topology is not None and topology not in TOPOLOGIES:
-        raise RpcError(INVALID_PARAMS, f"topology {topology!r} is not one of {', '.join(TOPOLOGIES)}")
+        # Claude Code (2.1.x) fills a slash command's arguments one word each and drops the rest, so
+        # `/mcp__swarm__orchestrate Build the importer` arrives as objective "Build", topology "the".
+        raise RpcError(INVALID_PARAMS, f"topology {topology!r} is not one of {', '.join(TOPOLOGIES)}. (From a Claude Code "
+                                       "slash command each word fills one argument: give the objective as one word, "
+                                       "e.g. build-the-importer, then a topology; or just ask for the objective in words.)")
     setup = (f'Call swarm_init with topology "{topology}" and a maxAgents that fits the work, then agent_spawn the '
              "agent types your plan needs."
              if topology else

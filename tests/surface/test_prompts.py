@@ -79,6 +79,7 @@ async def test_prompt_argument_mistakes_are_invalid_params_errors_that_say_what_
             assert refused.value.error.code == -32602
             messages.append(refused.value.error.message)
     assert "needs argument 'objective'" in messages[0] and "mesh, hierarchical, ring, star" in messages[1]
+    assert "each word fills one argument" in messages[1], "what Claude Code's slash commands do to a long objective"
     assert "No task with id 'task-nope'" in messages[2] and "orchestrate, work, review" in messages[3]
     assert "no argument 'swarm'" in messages[4]
 
