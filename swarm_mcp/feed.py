@@ -64,11 +64,12 @@ class Batch:
 class Subscription:
     """One watcher's bounded queue on a feed. Use it as a context manager; `receive` waits."""
 
-    def __init__(self, feed: EventFeed, limit: int) -> None:
+    def __init__(self, feed: EventFeed, limit: int, accept: Callable[[FeedEvent], bool] | None = None) -> None:
         if limit < 1:
             raise ValueError("a subscription holds at least one event")
         self._feed = feed
         self._limit = limit
+        self._accept = accept
         self._queue: deque[FeedEvent] = deque()
         self._lagged = False
         self._ready = anyio.Event()
@@ -76,7 +77,7 @@ class Subscription:
         self.dropped = 0  # events thrown away because this subscriber fell behind
 
     def put(self, event: FeedEvent) -> None:
-        if self.closed:
+        if self.closed or (self._accept is not None and not self._accept(event)):
             return
         if len(self._queue) >= self._limit:
             self.dropped += len(self._queue) + 1
@@ -149,9 +150,11 @@ class EventFeed:
             subscription.put(event)
         return event
 
-    def subscribe(self, *, limit: int = 256) -> Subscription:
-        """A new subscription receiving every event published from now on (at most `limit` queued)."""
-        subscription = Subscription(self, limit)
+    def subscribe(self, *, limit: int = 256, accept: Callable[[FeedEvent], bool] | None = None) -> Subscription:
+        """A new subscription receiving every event published from now on (at most `limit` queued);
+        with `accept`, only the events it returns true for (it is asked at publish time, so a
+        watcher whose interest changes sees the change from the next event on)."""
+        subscription = Subscription(self, limit, accept)
         self._subscribers.add(subscription)
         return subscription
 

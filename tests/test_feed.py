@@ -39,6 +39,20 @@ async def test_a_subscriber_that_falls_behind_holds_at_most_its_limit_and_is_tol
     assert [e.kind for e in again.events] == ["after"] and not again.lagged
 
 
+async def test_a_subscriber_with_a_filter_queues_only_what_it_accepts_and_so_never_lags_on_the_rest() -> None:
+    feed = EventFeed()
+    wanted = {"warning"}
+    with feed.subscribe(limit=4, accept=lambda e: e.kind in wanted) as picky:
+        for _ in range(100):
+            feed.publish("chatter")
+        feed.publish("warning")
+        wanted.add("late")  # asked at publish time: a change of interest counts from the next event
+        feed.publish("late")
+        batch = picky.receive_nowait()
+    assert batch is not None and not batch.lagged and [e.kind for e in batch.events] == ["warning", "late"]
+    assert picky.dropped == 0
+
+
 async def test_closing_a_subscription_ends_a_waiting_receive() -> None:
     feed = EventFeed()
     subscription = feed.subscribe()

@@ -171,6 +171,17 @@ class Notices:
             return True
         return False
 
+    def wants(self, event: FeedEvent) -> bool:
+        """Whether `event` can become a notification for this audience now: a log message at or
+        above its level, a change of the listing it follows, or of a resource it watches. Only
+        these are queued for it, so a client that reads slowly is not told it missed events it
+        never asked for."""
+        if self.level is not None and _RANK[level_of(event)] >= _RANK[self.level]:
+            return True
+        if self.list_changed and event.kind in _LISTING:
+            return True
+        return bool(self.subscriptions) and any(uri in self.subscriptions for uri in uris_of(event))
+
     def render(self, batch: Batch) -> list[tuple[str, dict[str, Any]]]:
         out: list[tuple[str, dict[str, Any]]] = []
         floor = _RANK[self.level] if self.level is not None else None
@@ -239,7 +250,7 @@ async def _pump(feed: EventFeed, notices: Notices, notify: Notify, *, until: any
     """Send what `notices` makes of the feed's events through `notify` until `until` is set (what
     happened up to then is still sent), the subscription is closed, or cancellation."""
     until = until if until is not None else anyio.Event()
-    with feed.subscribe(limit=QUEUE) as events:
+    with feed.subscribe(limit=QUEUE, accept=notices.wants) as events:
         while not until.is_set():
             batch = await _next(events, until)
             if batch is None:

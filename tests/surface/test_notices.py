@@ -267,3 +267,27 @@ def test_finished_brain_training_and_daa_pattern_changes_reach_a_user_at_info_an
     ]))
     assert methods(out) == ["message:info:brain_trained", "message:notice:daa_pattern_changed"]
     assert out[0][1]["data"]["message"] == "3 agent brains of swarm s trained in 0.2 s: MSE 0.4 -> 0.1"
+
+
+async def test_a_slow_session_is_not_told_it_missed_events_it_never_asked_for(tmp_path: Path) -> None:
+    """Found by tests/test_durability.py: 2,000 quick writes on stdio overflowed the session's
+    queue with debug-level memory events, and the client got an unasked-for `events_dropped` warning."""
+    from swarm_mcp.surface._notices import QUEUE, _pump
+
+    async with running_app(tmp_path, swarm_learning=False) as (app, _):
+        for watching, expected in ((set(), []), ({"memory://notes"}, ["events_dropped"])):
+            notices = Notices(level="warning", subscriptions=watching)
+            sent: list[tuple[str, dict[str, Any]]] = []
+            until = anyio.Event()
+
+            async def notify(method: str, params: dict[str, Any]) -> None:
+                sent.append((method, params))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lambda: _pump(app.feed, notices, notify, until=until))
+                await anyio.wait_all_tasks_blocked()
+                for n in range(QUEUE + 50):  # faster than the pump reads: nothing yields in between
+                    app.feed.publish("memory_written", {"namespace": "notes", "key": f"k{n}", "version": 1})
+                until.set()
+            dropped = [p["data"]["event"] for m, p in sent if m == "notifications/message"]
+            assert dropped == expected, watching
