@@ -52,6 +52,7 @@ QUEUE = 1024
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
           ".css": "text/css; charset=utf-8", ".png": "image/png", ".svg": "image/svg+xml",
           ".LICENSE": "text/plain; charset=utf-8", ".md": "text/plain; charset=utf-8"}
+_PATHS = frozenset({"/", "/dashboard/api/state", "/dashboard/api/events"})
 _STATIC_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)?$")
 _PAGE_SECURITY = [
     (b"content-security-policy", b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -129,16 +130,20 @@ class DashboardApp:
             log.warning("dashboard_refused", reason="origin", origin=origin[:200])
             return await _plain(send, 403, b"Invalid Origin header")
         method, path = scope["method"], scope["path"]
-        if method not in ("GET", "HEAD"):
-            return await _plain(send, 405, b"The dashboard only reads: GET", [(b"allow", b"GET, HEAD")])
+        reading = method in ("GET", "HEAD")
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        if path == "/" and "token" in query and self.token is not None:
+        if reading and path == "/" and "token" in query and self.token is not None:
             return await self._sign_in(query["token"][0], send)
         if not self._authorized(headers):
             log.warning("dashboard_unauthorized", path=path[:200], client=scope.get("client"))
-            if path == "/":
+            if path == "/" and reading:
                 return await _send(send, 401, _UNAUTHORIZED_PAGE, "text/html; charset=utf-8", _PAGE_SECURITY)
             return await _plain(send, 401, b"Unauthorized: send Authorization: Bearer <token>, or sign in at /?token=")
+        if path not in _PATHS and not path.startswith("/dashboard/static/"):
+            # any method: an MCP client sent to a wrong path learns where /mcp is
+            return await _plain(send, 404, b"Not found: the dashboard is at /, MCP at /mcp")
+        if not reading:
+            return await _plain(send, 405, b"The dashboard only reads: GET", [(b"allow", b"GET, HEAD")])
         head = method == "HEAD"
         if path == "/":
             body, kind = self.static["index.html"]
@@ -153,9 +158,9 @@ class DashboardApp:
         if path == "/dashboard/api/state":
             body = orjson.dumps(await snapshot(self.app))
             return await _send(send, 200, body, "application/json", [(b"cache-control", b"no-store")], head=head)
-        if path == "/dashboard/api/events":
-            return await self._events(receive, send)
-        return await _plain(send, 404, b"Not found: the dashboard is at /, MCP at /mcp")
+        if head:  # the event stream's headers only
+            return await _send(send, 200, b"", "text/event-stream", [(b"cache-control", b"no-store")], head=True)
+        return await self._events(receive, send)
 
     async def _sign_in(self, presented: str, send: Send) -> None:
         assert self.token is not None and self.cookie is not None

@@ -52,6 +52,8 @@ def test_the_bearer_token_opens_the_page_under_a_strict_content_policy(daemon) -
     assert status == 200 and b'src="/dashboard/static/dashboard.js"' in body
     assert "script-src 'self'" in headers["content-security-policy"] and headers["x-frame-options"] == "DENY"
     assert get(port, "/", BEARER, method="HEAD")[2] == b""
+    status, headers, body = get(port, "/dashboard/api/events", BEARER, method="HEAD")
+    assert (status, headers["content-type"], body) == (200, "text/event-stream", b""), "HEAD starts no stream"
 
 
 def test_signing_in_sets_a_cookie_that_opens_the_dashboard_but_not_mcp(daemon) -> None:
@@ -76,6 +78,9 @@ def test_foreign_hosts_and_origins_are_refused_as_on_mcp_and_nothing_but_reading
     assert get(port, "/dashboard/api/state", {**BEARER, "Origin": f"http://127.0.0.1:{port}"})[0] == 200
     status, headers, _ = get(port, "/", BEARER, method="POST")
     assert status == 405 and headers["allow"] == "GET, HEAD"
+    status, _, body = get(port, "/nope", BEARER, method="POST")
+    assert status == 404 and b"MCP at /mcp" in body, "an MCP client sent to a wrong path learns where /mcp is"
+    assert get(port, "/nope", method="POST")[0] == 401
 
 
 def test_the_vendored_chart_library_and_its_licence_are_served_and_nothing_else_of_the_package(daemon) -> None:
