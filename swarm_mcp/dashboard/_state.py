@@ -41,11 +41,13 @@ def swarm_card(app: App, swarm: Swarm) -> dict[str, Any]:
                "restarts": a.metrics.restarts, "coordinator": a.coordinator} for a in live[:MAX_AGENTS_DRAWN]]
     loss: dict[str, list[list[float]]] = {}
     if engine.brains is not None:
-        facts = [(a.id, engine.brains.agent(swarm.id, a.id)) for a in live]
-        facts.sort(key=lambda item: -item[1]["experiences"])
-        for agent_id, fact in facts[:LOSS_CURVES]:
-            if fact["loss_history"]:
-                loss[agent_id] = [[point["experiences"], point["mse"]] for point in fact["loss_history"]]
+        # Every finished attempt is an experience: rank by the agent's own counters, and ask the
+        # brains (which copy each buffer) only about the few drawn, not about every agent.
+        ranked = sorted(live, key=lambda a: -(a.metrics.done + a.metrics.failed))[:LOSS_CURVES]
+        for agent in ranked:
+            history = engine.brains.agent(swarm.id, agent.id)["loss_history"]
+            if history:
+                loss[agent.id] = [[point["experiences"], point["mse"]] for point in history]
     return {
         "id": swarm.id, "name": swarm.name, "topology": swarm.topology, "strategy": swarm.strategy,
         "routing": swarm.routing, "executor": swarm.executor, "max_agents": swarm.max_agents,

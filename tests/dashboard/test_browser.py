@@ -90,6 +90,8 @@ def test_the_page_shows_the_swarms_and_a_tasks_plan_and_follows_the_work_live(to
                 {"id": f"s{i}", "description": f"step {i}", "type": ("code", "testing", "research", "review")[i % 4]}
                 for i in range(10)]})
             call.work_off(swarm)
+    trained = call("neural_train", {"agentId": "all", "iterations": 10})  # every brain learns from its subtasks now
+    assert trained["count"] >= 6, "the brains trained: the loss chart below has curves to draw"
     routers, agents = swarms["routers"]
     task = call("task_orchestrate", {"task": "Build the CSV importer", "swarmId": routers, "subtasks": PLAN})["task"]["task_id"]
 
@@ -115,6 +117,7 @@ def test_the_page_shows_the_swarms_and_a_tasks_plan_and_follows_the_work_live(to
             assert page.locator(f"[data-task-id='{task}'] g.node").count() == len(PLAN)
             assert page.locator(node % "design").get_attribute("data-state") == "assigned"
             page.wait_for_selector("#chart-success canvas")  # the vendored chart library loaded and drew
+            page.wait_for_selector("#chart-loss canvas")  # the brains' loss by experiences
 
             claim = call("task_claim", {"swarmId": routers})
             assert claim["subtask_id"] == f"{task}.design"
