@@ -6,7 +6,7 @@
     swarm-mcp dashboard [--url URL] [--no-browser]  open the live swarm dashboard of the running daemon
     swarm-mcp config [--json]                       the effective configuration and its sources
     swarm-mcp version                               versions of swarm-mcp and what it runs on
-    swarm-mcp bench [transports|memory|neural|cascade|swarm|all]  run the benchmarks (from a source checkout)
+    swarm-mcp bench [transports|memory|neural|cascade|swarm|dashboard|all]  run the benchmarks (from a source checkout)
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("version", help="show versions")
 
     bench = commands.add_parser("bench", help="run benchmarks (needs a source checkout)")
-    suites = ("transports", "memory", "neural", "cascade", "swarm", "all")
+    suites = ("transports", "memory", "neural", "cascade", "swarm", "dashboard", "all")
     bench.add_argument("suite", nargs="?", default="transports", choices=suites)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for the benchmark script")
     return parser
