@@ -69,7 +69,9 @@ class Tools:
 
 @pytest.fixture
 def tools(tmp_path: Path) -> Iterator[tuple[int, Tools]]:
-    with tcp_server(tmp_path, SWARM_MCP_TOKEN=TOKEN) as (port, _), LineClient.connect("127.0.0.1", port, token=TOKEN) as line:
+    # Generous: the first neural routing and brain training calls compile with JAX, slow on a busy 2-core machine.
+    with tcp_server(tmp_path, SWARM_MCP_TOKEN=TOKEN) as (port, _), \
+            LineClient.connect("127.0.0.1", port, token=TOKEN, timeout=180) as line:
         line.initialize()
         yield port, Tools(line)
 
