@@ -558,6 +558,7 @@ class TieredStore(KVCore):
         finally:
             db, self._db = self._db, None  # type: ignore[assignment]
             try:
+                self.journal.close()
                 await self._reader.aclose()
             finally:
                 await db.close()

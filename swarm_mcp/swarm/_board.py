@@ -259,7 +259,7 @@ class TaskBoard:
     def _assign(self, swarm: Swarm, sub: Subtask, agent: Agent, record: dict[str, Any]) -> None:
         engine = self.engine
         sub.state, sub.agent_id, sub.decision, sub.assigned_at = ASSIGNED, agent.id, record, engine.clock()
-        agent.queue[sub.id] = None
+        _enqueue(agent, sub)
         decider = record["decider"]
         if decider == "queen":
             swarm.decisions += 1
@@ -362,11 +362,11 @@ class TaskBoard:
             return None
         _, _, sub, owner = best
         del owner.queue[sub.id]
-        agent.queue[sub.id] = None
+        _enqueue(agent, sub)
         sub.agent_id = agent.id
         sub.decision = {**(sub.decision or {}), "taken_from": owner.id,
                         "why": f"{agent.id} took it from {owner.id}'s queue ({swarm.topology} topology allows it)"}
-        self.engine.persist.agents.add(owner.id)
+        self.engine.persist.agent_metrics.add(owner.id)
         self.engine.event("subtask_taken", {"from": owner.id}, swarm_id=swarm.id, agent_id=agent.id, task_id=sub.id)
         return sub, owner.id
 
@@ -521,7 +521,7 @@ class TaskBoard:
         if agent is not None:
             agent.running.discard(sub.id)
             agent.queue.pop(sub.id, None)
-            self.engine.persist.agents.add(agent.id)
+            self.engine.persist.agent_metrics.add(agent.id)
         scope = self._executions.pop(sub.id, None)
         if scope is not None:
             scope.cancel()
@@ -539,10 +539,8 @@ class TaskBoard:
         quality = quality if quality is not None else (1.0 if success else 0.0)
         if agent is not None:
             agent.metrics.count(sub.type, success, agent.pattern)
-            agent.metrics.durations.append(duration)
             predicted = (sub.decision or {}).get("predicted_success")
-            if predicted is not None:
-                agent.metrics.predictions.append((float(predicted), success))
+            agent.metrics.sample(duration, None if predicted is None else float(predicted), success)
             if engine.brains is not None and not agent.stopped:
                 engine.brains.record(sub.swarm_id, agent.id, sub.features,
                                      [1.0 if success else 0.0, quality, 1.0 / (1.0 + duration / 120.0)])
@@ -761,11 +759,16 @@ class TaskBoard:
     # -- active executors (run by the agent's coroutine) ---------------------------------------
 
     def has_executions(self, agent: Agent) -> bool:
-        """Whether the agent has active-executor work queued or running."""
-        for sid in (*agent.queue, *agent.running):
+        """Whether the agent has active-executor work queued or running (it runs at every wake-up:
+        constant time for an agent that only has client work)."""
+        ids = agent.executions
+        if not ids:
+            return False
+        for sid in list(ids):
             sub = self.subtasks.get(sid)
-            if sub is not None and sub.executor != "client" and sub.state in (ASSIGNED, RUNNING):
+            if sub is not None and sub.agent_id == agent.id and sub.state in (ASSIGNED, RUNNING):
                 return True
+            ids.discard(sid)  # finished, cancelled or moved: every way back in goes through _enqueue
         return False
 
     def next_execution(self, agent: Agent) -> Subtask | None:
@@ -893,7 +896,7 @@ class TaskBoard:
                     sub.lease = None
                     if agent is not None and not agent.stopped:
                         sub.state = ASSIGNED
-                        agent.queue[sub.id] = None
+                        _enqueue(agent, sub)
                         if sub.executor == "client":
                             heapq.heappush(self._heaps.setdefault(swarm.id, []), (-sub.priority, next(self._seq), sub.id))
                     else:
@@ -904,3 +907,12 @@ class TaskBoard:
         for task_id, subs in to_route.items():
             await self._route(self.tasks[task_id], subs)
         return counts
+
+
+def _enqueue(agent: Agent, sub: Subtask) -> None:
+    """Put an assigned subtask in its agent's queue (and its active-executor set)."""
+    agent.queue[sub.id] = None
+    if sub.executor != "client":
+        if agent.executions is None:
+            agent.executions = set()
+        agent.executions.add(sub.id)

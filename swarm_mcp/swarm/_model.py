@@ -128,6 +128,13 @@ class AgentMetrics:
             self._predictions = deque(maxlen=WINDOW)
         return self._predictions
 
+    def sample(self, duration: float, predicted: float | None, success: bool) -> None:
+        """Record a finished attempt's duration and, if the brain predicted it, the prediction
+        (rounded here, once, rather than each time the record is written)."""
+        self.durations.append(round(duration, 4))
+        if predicted is not None:
+            self.predictions.append((round(predicted, 4), success))
+
     def count(self, task_type: str, success: bool, pattern: str | None = None) -> None:
         if self.by_type is None:
             self.by_type = {}
@@ -156,8 +163,8 @@ class AgentMetrics:
 
     def to_json(self) -> dict[str, Any]:
         return {"done": self.done, "failed": self.failed, "restarts": self.restarts, "decisions": self.decisions,
-                "durations": [round(d, 4) for d in self._durations or ()],
-                "predictions": [[round(p, 4), int(ok)] for p, ok in self._predictions or ()],
+                "durations": list(self._durations or ()),
+                "predictions": [[p, int(ok)] for p, ok in self._predictions or ()],
                 "by_type": self.by_type or {}, "by_pattern": self.by_pattern or {}, "decided": self.decided or {}}
 
     @classmethod
@@ -243,6 +250,9 @@ class Agent:
     stopped: bool = False
     queue: dict[str, None] = field(default_factory=dict)  # assigned subtask ids, oldest first (an ordered set)
     running: set[str] = field(default_factory=set)  # claimed subtask ids
+    # ids of its active-executor subtasks, queued or running (None while there were none; finished
+    # ones leave when `TaskBoard.has_executions` meets them)
+    executions: set[str] | None = None
     metrics: AgentMetrics = field(default_factory=AgentMetrics)
     daa: DaaProfile | None = None
 

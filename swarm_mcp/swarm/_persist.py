@@ -3,6 +3,10 @@
 A change marks its object dirty (`swarm`, `agent`, `task`); `await commit()` returns once a
 store transaction that started after the call has committed, so everything changed before it is
 durable. Changes nobody waits for (a claim, a heartbeat) are committed within `interval`.
+Agents whose records changed only in their counters and sample windows (`agent_metrics`: every
+finished attempt) are written at most once per `interval`, not with every commit: a completion
+rewrote a 2 KB agent record per agent per commit, most of each commit's bytes. Their counters can
+lag a crash by one interval; the subtask's own record, with its result, never does.
 Concurrent waiters share one transaction, which is what makes thousands of durable completions
 per second affordable. A failed commit keeps every change dirty for the next try and fails the
 waiters of that batch with the store's error.
@@ -42,6 +46,8 @@ class Persister:
         self.keep_events = keep_events
         self.swarms: set[str] = set()
         self.agents: set[str] = set()
+        self.agent_metrics: set[str] = set()
+        self._metrics_written = 0.0  # time.monotonic() when `agent_metrics` last went into a commit
         self.tasks: set[str] = set()
         self.brains: dict[str, tuple[str, Any]] = {}
         self.deletes: list[tuple[str, str]] = []
@@ -57,7 +63,8 @@ class Persister:
 
     @property
     def dirty(self) -> bool:
-        return bool(self.swarms or self.agents or self.tasks or self.brains or self.deletes or self.events)
+        return bool(self.swarms or self.agents or self.agent_metrics or self.tasks or self.brains or self.deletes
+                    or self.events)
 
     def event(self, kind: str, data: Mapping[str, Any] | None = None, *, swarm_id: str | None = None,
               agent_id: str | None = None, task_id: str | None = None) -> None:
@@ -69,6 +76,8 @@ class Persister:
             self.brains.pop(record_id, None)
         else:
             getattr(self, table).discard(record_id)
+            if table == "agents":
+                self.agent_metrics.discard(record_id)
 
     async def commit(self) -> None:
         """Wait until everything changed so far is committed.
@@ -95,19 +104,24 @@ class Persister:
                     with anyio.move_on_after(self.interval if self.dirty else 3600):
                         await self._wake.wait()
                 self._wake = anyio.Event()
-                await self._flush()
+                await self._flush(final=False)
                 if self._failed is not None:
                     await anyio.sleep(min(1.0, self.interval * 10))  # do not spin on a full disk
         finally:
             with anyio.CancelScope(shield=True):
-                await self._flush()
+                await self._flush(final=True)
 
-    async def _flush(self) -> None:
+    async def _flush(self, *, final: bool) -> None:
         generation = self._wanted
         if not self.dirty:
             self._settle(generation, None)
             return
         batch = RecordBatch()
+        now = time.monotonic()
+        if self.agent_metrics and (final or now - self._metrics_written >= self.interval):
+            self.agents |= self.agent_metrics
+            self.agent_metrics = set()
+            self._metrics_written = now
         swarms, agents, tasks = self.swarms, self.agents, self.tasks
         brains, deletes, events = self.brains, self.deletes, self.events
         self.swarms, self.agents, self.tasks, self.brains, self.deletes, self.events = set(), set(), set(), {}, [], []
