@@ -6,9 +6,10 @@
     swarm-mcp stop                                  stop the data dir's owner gracefully (as SIGTERM)
     swarm-mcp claude [--attach URL] [CLAUDE ARGS]   launch Claude Code with swarm-mcp attached
     swarm-mcp worker --attach URL [--token-file F]  claim a daemon's subtasks and do them with Claude Code
+    swarm-mcp dashboard [--url URL] [--no-browser]  open the live swarm dashboard of the running daemon
     swarm-mcp config [--json]                       the effective configuration and its sources
     swarm-mcp version                               versions of swarm-mcp and what it runs on
-    swarm-mcp bench [transports|memory|neural|cascade|swarm|all]  run the benchmarks (from a source checkout)
+    swarm-mcp bench [transports|memory|neural|cascade|swarm|dashboard|all]  run the benchmarks (from a source checkout)
 """
 
 from __future__ import annotations
@@ -112,6 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--capabilities", metavar="A,B", help="only subtasks that need nothing beyond these")
     _common(worker)
 
+    dashboard = commands.add_parser(
+        "dashboard",
+        help="open the running daemon's live dashboard in the default browser",
+        description="Open the dashboard of the daemon that owns the data dir (serve --tcp), signed in when it has a "
+        "token, and print its URL and how to sign in elsewhere.",
+    )
+    dashboard.add_argument("--url", metavar="URL", help="the daemon's address, e.g. http://127.0.0.1:8765 (default: from the data dir's lock file)")
+    dashboard.add_argument("--no-browser", action="store_true", help="only print the URL and how to sign in")
+    dashboard.add_argument("--show-token", action="store_true", help="print the sign-in link with the token in it")
+    dashboard.add_argument("--token-file", metavar="FILE", help="the daemon's bearer token (or env SWARM_MCP_TOKEN)")
+    _common(dashboard)
+
     config = commands.add_parser("config", help="show the effective configuration and where each value came from")
     config.add_argument("--json", action="store_true", help="machine-readable output")
     _common(config)
@@ -119,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("version", help="show versions")
 
     bench = commands.add_parser("bench", help="run benchmarks (needs a source checkout)")
-    suites = ("transports", "memory", "neural", "cascade", "swarm", "all")
+    suites = ("transports", "memory", "neural", "cascade", "swarm", "dashboard", "all")
     bench.add_argument("suite", nargs="?", default="transports", choices=suites)
     bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for the benchmark script")
     return parser
@@ -446,6 +459,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return worker_main(config, os.environ, attach=args.attach, concurrency=args.concurrency,
                            swarm_id=args.swarm_id, capabilities=args.capabilities)
+    if args.command == "dashboard":
+        from .dashboard import open_dashboard
+
+        try:
+            return open_dashboard(config, url=args.url, browser=not args.no_browser, show_token=args.show_token,
+                                  out=sys.stdout)
+        except SwarmError as exc:
+            return _fail(str(exc), EXIT_ERROR)
     if args.command == "claude":
         from .claude import launch_claude
 

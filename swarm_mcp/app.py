@@ -7,6 +7,7 @@ per-connection lifespan just hands out this one object.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -20,12 +21,15 @@ import structlog
 from . import __version__
 from .config import Config
 from .datadir import DataDirLock, ensure_data_dir
+from .feed import EventFeed
+from .health import watch_store
 from .memory import StoreConfig, TieredStore, open_store
 from .jax_probe import JaxProbe
 from .lifecycle import AttachedSessions, OwnerRole
 from .neural_runtime import NeuralRuntime
 from .neural_service import NeuralService
 from .protocol import ServerIdentity
+from .surface import Surface
 from .supervisor import ChildSpec, Strategy, Supervisor, SupervisorEvent
 from .swarm import EngineConfig, SwarmEngine
 from .workers import ClaudeExecutor
@@ -103,6 +107,7 @@ class App:
     neural: NeuralService
     swarm: SwarmEngine
     claude: ClaudeExecutor
+    feed: EventFeed  # the daemon's live events (the engine's, store health, trained networks)
     clock: Callable[[], float] = time.time  # the one clock of the daemon's state (TTLs, timestamps)
     stopper: Stopper = field(default_factory=Stopper)
     started_at: float = field(default_factory=time.time)
@@ -116,6 +121,11 @@ class App:
     @property
     def stopping(self) -> anyio.Event:
         return self.stopper.event
+
+    @functools.cached_property
+    def surface(self) -> Surface:
+        """Resources, prompts, completions and log messages, served beside the tools on every transport."""
+        return Surface(self)
 
     def request_stop(self, reason: str) -> None:
         self.stopper.request_stop(reason)
@@ -153,7 +163,9 @@ async def open_app(
                 after_jax_import=after_jax_import,
             )
             claude = claude_executor(config, os.environ if environ is None else environ)
-            engine = SwarmEngine(store, runtime, engine_config(config), clock=clock, executors={"claude": claude})
+            feed = EventFeed(clock=clock)
+            engine = SwarmEngine(store, runtime, engine_config(config), clock=clock, executors={"claude": claude},
+                                 feed=feed)
             await engine.load()
             app = App(
                 config=config,
@@ -163,9 +175,11 @@ async def open_app(
                 neural=NeuralService(
                     store, runtime, max_layer_size=config.neural_max_layer_size, max_layers=config.neural_max_layers,
                     max_parameters=config.neural_max_parameters, max_response_bytes=config.max_response_bytes, clock=clock,
+                    feed=feed,
                 ),
                 swarm=engine,
                 claude=claude,
+                feed=feed,
                 clock=clock,
                 stopper=stopper or Stopper(),
                 role=role,
@@ -174,11 +188,12 @@ async def open_app(
             # The daemon's supervision tree: the store's loops, the workers' HTTP endpoint, then the
             # swarm engine (stopped first, so Claude workers are gone before their endpoint closes).
             children = [ChildSpec(name, loop) for name, loop in store.background()]
+            children.append(ChildSpec("store_watch", functools.partial(watch_store, store, feed)))
             children.append(ChildSpec("jax_probe", app.jax_probe.run, shutdown=1.0))
             children.append(ChildSpec("worker_endpoint", claude.endpoint.serve))
             children.append(ChildSpec("swarm_engine", engine.run, shutdown=60.0, stop=engine.shutdown))
             root = Supervisor("daemon", children, strategy=Strategy.ONE_FOR_ONE, intensity=3, period=60.0,
-                              clock=clock, on_event=_log_daemon_event)
+                              clock=clock, on_event=functools.partial(_daemon_event, feed))
             async with anyio.create_task_group() as tg:
                 await tg.start(root.run)
                 log.info("daemon_started", pid=os.getpid(), version=version, data_dir=str(config.data_dir), kind=role.kind)
@@ -192,9 +207,10 @@ async def open_app(
         lock.release(note={"handover_to": app.handover_to} if app is not None and app.handover_to else None)
 
 
-def _log_daemon_event(event: SupervisorEvent) -> None:
+def _daemon_event(feed: EventFeed, event: SupervisorEvent) -> None:
     if event.kind != "started":
         log.warning(f"daemon_child_{event.kind}", child=event.child, reason=event.reason)
+        feed.publish(f"daemon_child_{event.kind}", {"child": event.child, "reason": event.reason})
 
 
 def engine_config(config: Config) -> EngineConfig:

@@ -16,6 +16,7 @@ SUITES = {
     "neural": ("neural.py",),
     "cascade": ("cascade.py",),
     "swarm": ("swarm.py",),
+    "dashboard": ("dashboard.py",),
 }
 
 

@@ -137,6 +137,14 @@ class LineClient(_Mcp):
             raise EOFError("the server closed the connection")
         return orjson.loads(line)
 
+    def receive_reply(self) -> dict[str, Any]:
+        """The next response (notifications on the way are kept in `notifications`)."""
+        while True:
+            message = self.receive()
+            if "method" not in message:
+                return message
+            self.notifications.append(message)
+
     def next_id(self) -> int:
         return next(self._ids)
 

@@ -100,6 +100,7 @@ class Config:
     memory_max_bytes: int = _setting(2**30, "Store quota: a write that would grow the stored entries past this many bytes is refused.")
     neural_max_parameters: int = _setting(16 * 2**20, "Most weights and biases one network may have.")
     neural_max_layers: int = _setting(1024, "Most layers one network may have, input and output included (cascade2 adds one per neuron).")
+    dashboard_max_streams: int = _setting(16, "Most dashboard pages (live event streams) the HTTP listener serves at once; more get 503.")
     sources: Mapping[str, Source] = field(default_factory=dict, compare=False, repr=False)
 
     @property

@@ -29,6 +29,7 @@ import orjson
 import structlog
 
 from .errors import InvalidArgument, LimitExceeded, NotFound
+from .feed import EventFeed
 from .files import read_bounded, write_privately
 from .paths import ensure_private_dir
 from .neural_runtime import NeuralRuntime
@@ -124,8 +125,9 @@ class NeuralService:
 
     def __init__(self, store: TieredStore, runtime: NeuralRuntime, *, max_layer_size: int,
                  max_layers: int = 1024, max_parameters: int = 16 * 2**20, max_response_bytes: int = 32 * 2**20,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, feed: EventFeed | None = None) -> None:
         self._store = store
+        self._feed = feed  # where a finished training run is announced
         self.runtime = runtime
         self.max_layer_size = max_layer_size
         self.max_layers = max_layers
@@ -202,6 +204,8 @@ class NeuralService:
         except BaseException:
             del self._slots[network_id]
             raise
+        if self._feed is not None:
+            self._feed.publish("network_created", {"network_id": network_id, "layers": slot.summary.get("layers")})
         return slot.summary
 
     def check_layers(self, sizes: Sequence[int], *, shortcut: bool = False) -> None:
@@ -357,7 +361,41 @@ class NeuralService:
                         )
                         log.info("network_trained", network_id=network_id, epochs=outcome["epochs_run"],
                                  mse=outcome["final_mse"], stopped_by=outcome["stopped_by"], seconds=outcome["wall_s"])
+                        if self._feed is not None:
+                            self._feed.publish("network_trained", {
+                                "network_id": network_id, "epochs": outcome["epochs_run"], "mse": outcome["final_mse"],
+                                "stopped_by": outcome["stopped_by"], "seconds": outcome["wall_s"]})
             return outcome
+
+    async def summary(self, network_id: str) -> dict[str, Any]:
+        """The network's summary (layers, activations, training so far) without loading it.
+
+        Raises:
+            NotFound: no such network.
+        """
+        return dict((await self._slot(network_id)).summary)
+
+    async def json_text(self, network_id: str) -> str:
+        """The network as its JSON document (what the store keeps), without loading JAX.
+
+        Raises:
+            NotFound: no such network.
+        """
+        await self._slot(network_id)
+        record = await self._store.networks.get(network_id)  # saved after every change, so current
+        if record is None:
+            raise NotFound(f"Network {network_id!r} was deleted; call neural_list for valid ids")
+        return bytes(record.weights).decode()
+
+    async def net_text(self, network_id: str) -> str:
+        """The network as FANN `.net` text (loads it, and JAX, in a worker thread).
+
+        Raises:
+            NotFound: no such network.
+        """
+        network = await self.get(network_id)
+        neural = await self._offload(self._neural)
+        return await self._offload(neural.format_net, network)
 
     async def save_file(self, network_id: str, path: Path, fmt: str) -> int:
         network = await self.get(network_id)

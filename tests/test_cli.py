@@ -19,7 +19,7 @@ def run_cli(*args: str, home: Path, env: dict[str, str] | None = None, timeout: 
     )
 
 
-@pytest.mark.parametrize("command", ["serve", "claude", "config", "version", "bench"])
+@pytest.mark.parametrize("command", ["serve", "claude", "dashboard", "config", "version", "bench"])
 def test_every_subcommand_has_help(tmp_path: Path, command: str) -> None:
     done = run_cli(command, "--help", home=tmp_path)
     assert done.returncode == 0 and "usage: swarm-mcp" in done.stdout

@@ -407,6 +407,26 @@ class EventLog:
             for seq, (kind, swarm_id, agent_id, task_id, data) in zip(seqs, rows, strict=True)
         ]
 
+    async def recent(
+        self, *, swarm_id: str | None = None, agent_id: str | None = None, kinds: Sequence[str] = (), limit: int = 20,
+    ) -> list[EventRecord]:
+        """The newest events, newest first, of one swarm or agent and of the given kinds (any when empty)."""
+        check_limit(limit, most=MAX_RECORDS_PAGE)
+        clauses, params = ["1"], []
+        for name, value in (("swarm_id", swarm_id), ("agent_id", agent_id)):
+            if value is not None:
+                clauses.append(f"{name} = ?")
+                params.append(value)
+        if kinds:
+            clauses.append(f"kind IN ({', '.join('?' for _ in kinds)})")
+            params.extend(kinds)
+        rows = await self._core._reader.fetchall(
+            f"SELECT seq, time, kind, swarm_id, agent_id, task_id, data FROM events WHERE {' AND '.join(clauses)} "
+            "ORDER BY seq DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [EventRecord(r[0], r[1], r[2], r[3], r[4], r[5], orjson.loads(r[6])) for r in rows]
+
     async def list(
         self, *, after_seq: int = 0, swarm_id: str | None = None, agent_id: str | None = None,
         kind: str | None = None, limit: int = 100, since: float | None = None, until: float | None = None,

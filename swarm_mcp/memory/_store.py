@@ -382,6 +382,23 @@ class KVCore:
             await self._make_way_for_the_flusher()
         return current != 0
 
+    # ---- health, for watchers -----------------------------------------------------------
+
+    @property
+    def write_error(self) -> str | None:
+        """Why pending writes cannot be committed right now (disk full, read-only file), or None."""
+        return self._flush_error
+
+    @property
+    def read_only_reason(self) -> str | None:
+        """Why the store was opened read-only, or None when it accepts writes."""
+        return self._read_only
+
+    @property
+    def quota_bytes(self) -> int | None:
+        """The quota `used_bytes` is held under (setting memory_max_bytes)."""
+        return self._quota
+
     # ---- the quota ---------------------------------------------------------------------
 
     @property

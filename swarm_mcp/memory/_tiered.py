@@ -190,6 +190,42 @@ class TieredStore(KVCore):
         next_cursor = _encode_cursor(namespace, prefix, rows[-1][1]) if more and rows else None
         return Page(entries=entries, next_cursor=next_cursor)
 
+    async def namespaces(self, *, prefix: str = "", after: str = "", limit: int = 100) -> list[str]:
+        """Namespaces holding live entries, in order: those starting with `prefix`, after `after`
+        (for paging). Pending writes are flushed first.
+
+        Raises:
+            InvalidArgument: a limit outside 1..1000.
+        """
+        check_limit(limit, most=MAX_LIST)
+        await self._flush_for_read()
+        upper = _prefix_upper_bound(prefix)
+        rows = await self._reader.fetchall(
+            "SELECT namespace FROM entries WHERE namespace > ? AND namespace >= ?"
+            + (" AND namespace < ?" if upper is not None else "")
+            + " AND (expires_at IS NULL OR expires_at > ?) GROUP BY namespace ORDER BY namespace LIMIT ?",
+            [after, prefix, *([upper] if upper is not None else []), self._clock(), limit],
+        )
+        return [r[0] for r in rows]
+
+    async def keys(self, namespace: str, *, prefix: str = "", limit: int = 100) -> list[str]:
+        """Keys of live entries of `namespace` starting with `prefix`, in order (values are not
+        read). Pending writes are flushed first.
+
+        Raises:
+            InvalidArgument: a bad namespace, or a limit outside 1..1000.
+        """
+        check_namespace(namespace)
+        check_limit(limit, most=MAX_LIST)
+        await self._flush_for_read()
+        upper = _prefix_upper_bound(prefix)
+        rows = await self._reader.fetchall(
+            "SELECT key FROM entries WHERE namespace = ? AND key >= ?" + (" AND key < ?" if upper is not None else "")
+            + " AND (expires_at IS NULL OR expires_at > ?) ORDER BY key LIMIT ?",
+            [namespace, prefix, *([upper] if upper is not None else []), self._clock(), limit],
+        )
+        return [r[0] for r in rows]
+
     async def search(
         self, query: str, *, namespace: str | None = None, tags: Iterable[str] = (), limit: int = 10
     ) -> list[SearchHit]:

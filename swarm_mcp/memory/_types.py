@@ -89,6 +89,24 @@ class Entry:
     access_count: int
     expires_at: float | None
 
+    def to_json(self, now: float) -> dict[str, Any]:
+        """The entry as tools and resources show it; `now` is read after the operation, so a TTL never grows."""
+        return {
+            "namespace": self.namespace,
+            "key": self.key,
+            "value": self.value,
+            "version": self.version,
+            "tags": list(self.tags),
+            "metadata": self.metadata,
+            "agent_id": self.agent_id,
+            "created": self.created,
+            "updated": self.updated,
+            "accessed": self.accessed,
+            "access_count": self.access_count,
+            "expires_at": self.expires_at,
+            "ttl_remaining_s": None if self.expires_at is None else max(0.0, self.expires_at - now),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Page:

@@ -119,6 +119,8 @@ class _Connection:
     idle: anyio.Event = field(default_factory=anyio.Event)
     slot_free: anyio.Event = field(default_factory=anyio.Event)
     peer_gone: bool = False
+    channel_started: bool = False
+    channel_scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     lines_read: int = 0
     last_line_at: float = field(default_factory=time.monotonic)
 
@@ -145,6 +147,23 @@ class _Connection:
             await self.sink.drain()
         except (ConnectionError, RuntimeError, OSError):
             self.peer_gone = True
+
+    async def notify(self, method: str, params: Mapping[str, Any]) -> None:
+        """Send one notification through this connection's writer (progress, log messages, updates)."""
+        await self.send(encode_notification(method, params))
+
+    def start_channel(self, tg: anyio.abc.TaskGroup) -> None:
+        """Once the session is initialized, run its notification channel (handshake era) beside the requests."""
+        if self.channel_started:
+            return
+        channel = self.session.channel
+        if channel is not None:
+            self.channel_started = True
+            tg.start_soon(self.run_channel, channel)
+
+    async def run_channel(self, channel: Any) -> None:
+        with self.channel_scope:  # cancelled when reading stops: a peer that stopped reading cannot hold it
+            await channel.run(self.notify)
 
     def progress_for(self, params: Mapping[str, Any] | None) -> ProgressFn | None:
         token = progress_token(params)
@@ -201,12 +220,13 @@ class _Connection:
                     )
                     return
                 try:
-                    outcome = self.session.handle(request_id, method, params, self.progress_for(params))
+                    outcome = self.session.handle(request_id, method, params, self.progress_for(params), self.notify)
                 except RpcError as error:
                     await self.send(encode_error(request_id, error))
                     return
                 if isinstance(outcome, dict):
                     await self.send(encode_result(request_id, outcome))
+                    self.start_channel(tg)
                     return
                 entry = _InFlight()
                 self.in_flight[key] = entry
@@ -217,6 +237,7 @@ class _Connection:
                     self.cancel_from_peer(params)
                 else:
                     self.session.notification(method, params)
+                    self.start_channel(tg)
             case Invalid(request_id, error):
                 await self.send(encode_error(request_id, error))
             case Response(request_id):
@@ -346,4 +367,6 @@ async def serve_line_connection(
                 if on_eof is not None:
                     on_eof()
             reading.cancel_scope.cancel()
+        session.close()  # its channel stops sending; answers to requests already received still go out
+        conn.channel_scope.cancel()
         await conn.finish_in_flight()

@@ -28,7 +28,11 @@ __all__ = (
     "INTERNAL_ERROR",
     "SERVER_SHUTTING_DOWN",
     "UNSUPPORTED_PROTOCOL_VERSION",
+    "RESOURCE_NOT_FOUND",
+    "LOG_LEVEL_KEY",
+    "SUBSCRIPTION_ID_KEY",
     "RpcError",
+    "ResourceNotFound",
     "Request",
     "Notification",
     "Response",
@@ -49,6 +53,8 @@ PROTOCOL_VERSION_KEY = "io.modelcontextprotocol/protocolVersion"
 CLIENT_INFO_KEY = "io.modelcontextprotocol/clientInfo"
 CLIENT_CAPABILITIES_KEY = "io.modelcontextprotocol/clientCapabilities"
 SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
+LOG_LEVEL_KEY = "io.modelcontextprotocol/logLevel"
+SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId"
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -57,6 +63,7 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 SERVER_SHUTTING_DOWN = -32000
 UNSUPPORTED_PROTOCOL_VERSION = -32022
+RESOURCE_NOT_FOUND = -32002  # the handshake era's code; 2026-07-28 uses INVALID_PARAMS (SEP-2164)
 
 RequestId = str | int
 _UNSET: Any = object()
@@ -76,6 +83,17 @@ class RpcError(Exception):
         if self.data is not _UNSET:
             error["data"] = self.data
         return error
+
+
+class ResourceNotFound(RpcError):
+    """No resource at `uri`: -32002 in the handshake era, -32602 from 2026-07-28 (`for_era`), data `{uri}`."""
+
+    def __init__(self, uri: str, detail: str) -> None:
+        super().__init__(RESOURCE_NOT_FOUND, f"Resource not found: {detail}", {"uri": uri})
+        self.uri = uri
+
+    def for_era(self, modern: bool) -> RpcError:
+        return RpcError(INVALID_PARAMS if modern else RESOURCE_NOT_FOUND, self.message, self.data)
 
 
 @dataclass(frozen=True, slots=True)

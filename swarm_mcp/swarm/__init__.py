@@ -46,6 +46,7 @@ from ._model import SubtaskState as SubtaskState
 from ._model import Swarm as Swarm
 from ._model import Task as Task
 from ._model import TaskState as TaskState
+from ._model import default_capabilities as default_capabilities
 from ._patterns import PATTERNS as PATTERNS
 from ._patterns import Pattern as Pattern
 from ._queen import Analysis as Analysis
@@ -64,6 +65,9 @@ from ._views import agent_metrics as agent_metrics
 from ._views import agent_summary as agent_summary
 from ._views import claim_view as claim_view
 from ._views import subtask_view as subtask_view
+from ._views import swarm_graph as swarm_graph
+from ._views import swarm_learning as swarm_learning
+from ._views import swarm_queue as swarm_queue
 from ._views import swarm_view as swarm_view
 from ._views import task_results as task_results
 from ._views import task_summary as task_summary
@@ -104,6 +108,7 @@ __all__ = (
     "claim_view",
     "classify",
     "daa",
+    "default_capabilities",
     "design_swarm",
     "edges",
     "failover",
@@ -113,6 +118,9 @@ __all__ = (
     "plan_explicit",
     "plan_task",
     "subtask_view",
+    "swarm_graph",
+    "swarm_learning",
+    "swarm_queue",
     "swarm_view",
     "task_features",
     "task_results",

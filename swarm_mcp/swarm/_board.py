@@ -545,6 +545,9 @@ class TaskBoard:
                 engine.brains.record(sub.swarm_id, agent.id, sub.features,
                                      [1.0 if success else 0.0, quality, 1.0 / (1.0 + duration / 120.0)])
                 engine.experience_recorded()
+        if swarm is not None:
+            swarm.record_outcome(success)
+            engine.persist.swarms.add(swarm.id)
         pattern = (sub.decision or {}).get("pattern")
         if pattern in engine.pattern_stats:
             engine.pattern_stats[pattern]["succeeded" if success else "failed"] += 1

@@ -29,6 +29,7 @@ import structlog
 from anyio.abc import TaskStatus
 
 from ..errors import Conflict, InvalidArgument, LimitExceeded, NotFound, Unavailable, format_choices
+from ..feed import EventFeed
 from ..memory import RecordBatch, TieredStore
 from ..neural_runtime import NeuralRuntime
 from ..supervisor import ChildSpec, DynamicSupervisor, Restart, Strategy, Supervisor, SupervisorEvent
@@ -75,8 +76,9 @@ class SwarmEngine:
 
     def __init__(self, store: TieredStore, runtime: NeuralRuntime, config: EngineConfig = EngineConfig(), *,
                  clock: Callable[[], float] = time.time, seed: int | None = None,
-                 executors: Mapping[str, Executor] | None = None) -> None:
+                 executors: Mapping[str, Executor] | None = None, feed: EventFeed | None = None) -> None:
         self.store = store
+        self.feed = feed if feed is not None else EventFeed(clock=clock)  # every event, live, for watchers
         self.executors: dict[str, Executor] = dict(executors or {})
         self.config = config
         self.clock = clock
@@ -549,9 +551,11 @@ class SwarmEngine:
 
     def event(self, kind: str, data: Mapping[str, Any] | None = None, *, swarm_id: str | None = None,
               agent_id: str | None = None, task_id: str | None = None) -> None:
+        """Count, persist (with the next commit) and publish on `feed` one event."""
         self.counters[kind] += 1
         self.persist.event(kind, data, swarm_id=swarm_id if swarm_id in self.swarms else None,
                            agent_id=agent_id, task_id=task_id)
+        self.feed.publish(kind, data, swarm_id=swarm_id, agent_id=agent_id, task_id=task_id)
 
     def _new_id(self, prefix: str) -> str:
         while True:

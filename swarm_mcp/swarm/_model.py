@@ -13,6 +13,8 @@ from typing import Any
 
 __all__ = (
     "AGENT_TYPES",
+    "MAX_OUTCOME_WINDOWS",
+    "OUTCOME_WINDOW",
     "PRIORITIES",
     "TASK_TYPES",
     "TOPOLOGIES",
@@ -35,6 +37,8 @@ SWARM_STRATEGIES = ("balanced", "specialized", "adaptive")
 TASK_STRATEGIES = ("parallel", "sequential", "adaptive")
 PRIORITIES = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 EXECUTORS = ("client", "claude")
+OUTCOME_WINDOW = 20  # finished attempts per point of a swarm's success curve
+MAX_OUTCOME_WINDOWS = 100  # points kept (the oldest are dropped)
 PERSISTENCE_MODES = ("auto", "memory", "disk")
 
 # Agent types and the task type each does best (one to one), with their built-in capabilities.
@@ -300,7 +304,15 @@ class Swarm:
     completed: int = 0  # subtasks finished successfully, all time
     failed: int = 0
     daa: DaaSettings | None = None  # set by daa_init
+    windows: list[list[int]] = field(default_factory=list)  # [succeeded, failed] per OUTCOME_WINDOW attempts, oldest first
     _live: list[Agent] | None = None  # live agents in spawn order, rebuilt after a change
+
+    def record_outcome(self, success: bool) -> None:
+        """Count one finished attempt (the routing decision it ended) in the current window."""
+        if not self.windows or sum(self.windows[-1]) >= OUTCOME_WINDOW:
+            self.windows.append([0, 0])
+            del self.windows[:-MAX_OUTCOME_WINDOWS]
+        self.windows[-1][0 if success else 1] += 1
 
     def live_agents(self) -> list[Agent]:
         """Agents not stopped, in spawn order (a cached list: do not change it)."""
@@ -324,7 +336,7 @@ class Swarm:
                 "pattern": self.pattern, "routing": self.routing, "executor": self.executor, "created": self.created,
                 "objective": self.objective, "design": self.design, "next_order": self.next_order,
                 "escalations": self.escalations, "decisions": self.decisions, "completed": self.completed,
-                "failed": self.failed, "round_robin": self.round_robin,
+                "failed": self.failed, "round_robin": self.round_robin, "windows": self.windows,
                 "daa": None if self.daa is None else self.daa.to_json()}
 
     @property
@@ -341,7 +353,8 @@ class Swarm:
                    round_robin=int(data.get("round_robin", 0)), escalations=int(data.get("escalations", 0)),
                    decisions=int(data.get("decisions", 0)), completed=int(data.get("completed", 0)),
                    failed=int(data.get("failed", 0)),
-                   daa=DaaSettings.from_json(data["daa"]) if data.get("daa") else None)
+                   daa=DaaSettings.from_json(data["daa"]) if data.get("daa") else None,
+                   windows=[[int(w[0]), int(w[1])] for w in data.get("windows", ())][-MAX_OUTCOME_WINDOWS:])
 
 
 @dataclass(slots=True)

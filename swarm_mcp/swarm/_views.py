@@ -6,14 +6,25 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from ._model import Agent, Subtask, SubtaskState, Swarm, Task
-from ._topology import edges
+from ._model import OUTCOME_WINDOW, Agent, Subtask, SubtaskState, Swarm, Task
+from ._topology import QUEEN, edges
 
 if TYPE_CHECKING:
     from ._engine import SwarmEngine
 
-__all__ = ("agent_metrics", "agent_summary", "claim_view", "subtask_view", "swarm_view", "task_results", "task_summary",
-           "task_view")
+__all__ = (
+    "agent_metrics",
+    "agent_summary",
+    "claim_view",
+    "subtask_view",
+    "swarm_graph",
+    "swarm_learning",
+    "swarm_queue",
+    "swarm_view",
+    "task_results",
+    "task_summary",
+    "task_view",
+)
 
 SUMMARY_CHARS = 500
 
@@ -183,3 +194,42 @@ def claim_view(engine: SwarmEngine, claim: Any) -> dict[str, Any]:
     if sub.review_of:
         out["review_of"] = {"subtask_id": sub.review_of, "result": engine.board.subtasks[sub.review_of].result}
     return out
+
+
+def swarm_learning(swarm: Swarm) -> dict[str, Any]:
+    """What routing has earned: the success rate of each window of `OUTCOME_WINDOW` finished
+    attempts (oldest first; the last may be partial), under the swarm's routing mode."""
+    rates = [round(done / (done + failed), 4) for done, failed in swarm.windows if done + failed]
+    attempts = sum(done + failed for done, failed in swarm.windows)
+    succeeded = sum(done for done, _ in swarm.windows)
+    return {"routing": swarm.routing, "window": OUTCOME_WINDOW, "success_by_window": rates,
+            "attempts_counted": attempts, "success_rate": round(succeeded / attempts, 4) if attempts else None}
+
+
+def swarm_graph(swarm: Swarm, *, max_edges: int = 5000) -> dict[str, Any]:
+    """The topology as a graph of live agents (and the Queen): edges up to `max_edges`; past it
+    `edges` is None and `edge_count` says how many there are (a large mesh links every pair)."""
+    live = swarm.live_agents()
+    if swarm.topology == "mesh":
+        count = len(live) + len(live) * (len(live) - 1) // 2
+        pairs = edges(swarm.topology, live) if count <= max_edges else None
+    else:
+        pairs = edges(swarm.topology, live)
+        count = len(pairs)
+        if count > max_edges:
+            pairs = None
+    return {"topology": swarm.topology, "queen": QUEEN, "edge_count": count,
+            "edges": None if pairs is None else [list(edge) for edge in pairs]}
+
+
+def swarm_queue(engine: SwarmEngine, swarm: Swarm, *, limit: int = 500) -> dict[str, Any]:
+    """Unfinished work of the swarm: subtasks waiting for an agent or for dependencies, and each
+    agent's queue (assigned) and running subtasks; at most `limit` ids per list."""
+    board = engine.board
+    pending = [s.id for t in board.tasks.values() if t.swarm_id == swarm.id
+               for s in board.subtasks_of(t) if s.state is SubtaskState.PENDING]
+    agents = {a.id: {"assigned": list(a.queue)[:limit], "running": sorted(a.running)[:limit]}
+              for a in swarm.live_agents() if a.queue or a.running}
+    return {"pending": pending[:limit], "pending_total": len(pending),
+            "assigned_total": sum(len(a.queue) for a in swarm.live_agents()),
+            "running_total": sum(len(a.running) for a in swarm.live_agents()), "by_agent": agents}

@@ -54,22 +54,7 @@ class MemoryUsage(TypedDict):
 
 
 def _entry(entry: Entry, now: float) -> dict[str, Any]:
-    """An entry as the tool reports it; `now` is read after the operation, so a TTL never grows."""
-    return {
-        "namespace": entry.namespace,
-        "key": entry.key,
-        "value": entry.value,
-        "version": entry.version,
-        "tags": list(entry.tags),
-        "metadata": entry.metadata,
-        "agent_id": entry.agent_id,
-        "created": entry.created,
-        "updated": entry.updated,
-        "accessed": entry.accessed,
-        "access_count": entry.access_count,
-        "expires_at": entry.expires_at,
-        "ttl_remaining_s": None if entry.expires_at is None else max(0.0, entry.expires_at - now),
-    }
+    return entry.to_json(now)
 
 
 class _MallInfo2(ctypes.Structure):
@@ -205,6 +190,7 @@ async def memory_usage(
             )
         except VersionConflict as conflict:
             raise VersionConflictForTool(conflict) from conflict
+        ctx.app.feed.publish("memory_written", {"namespace": ns, "key": key, "version": entry.version})
         return {"action": action, "entry": _entry(entry, entry.updated)}
     if action == "retrieve":
         _require(key, "key", action, "the entry's name")
@@ -218,6 +204,8 @@ async def memory_usage(
             deleted = await store.delete(ns, key, if_version=if_version, durable=durable)
         except VersionConflict as conflict:
             raise VersionConflictForTool(conflict) from conflict
+        if deleted:
+            ctx.app.feed.publish("memory_deleted", {"namespace": ns, "key": key})
         return {"action": action, "deleted": deleted, "namespace": ns, "key": key}
     if action == "list":
         # A page holds at most a quarter of a response: each entry goes out twice (structured and as

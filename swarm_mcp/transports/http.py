@@ -1,5 +1,7 @@
 """Streamable HTTP at `/mcp`: the SDK's transport behind a bearer-token check, driven by uvicorn's
-HTTP protocol on connections the TCP listener hands over.
+HTTP protocol on connections the TCP listener hands over. Every other path is the dashboard
+(`swarm_mcp.dashboard`, imported on its first request), behind the same token and the same
+Host/Origin lists.
 
 DNS-rebinding protection is always on, with explicit lists: the Host header must name this
 listener (the bind address, the loopback names, and for a wildcard bind this host's names and
@@ -89,6 +91,24 @@ def allowed_hosts(host: str, port: int) -> tuple[list[str], list[str]]:
     return hosts, origins
 
 
+class _Paths:
+    """`/mcp` to the MCP app; every other path to the dashboard, built on its first request."""
+
+    def __init__(self, mcp: Any, make_dashboard: Any) -> None:
+        self._mcp = mcp
+        self._make_dashboard = make_dashboard
+        self._dashboard: Any = None
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path != "/mcp" and not path.startswith("/mcp/"):
+            if self._dashboard is None:
+                self._dashboard = self._make_dashboard()
+            await self._dashboard(scope, receive, send)
+            return
+        await self._mcp(scope, receive, send)
+
+
 class HttpFront:
     """Builds the ASGI app once and serves HTTP connections handed over by the TCP listener."""
 
@@ -110,6 +130,13 @@ class HttpFront:
         )
         if token is not None:
             asgi = _BearerAuth(asgi, token)
+
+        def dashboard() -> Any:
+            from ..dashboard import DashboardApp
+
+            return DashboardApp(app, hosts=hosts, origins=origins, token=token, max_streams=app.config.dashboard_max_streams)
+
+        asgi = _Paths(asgi, dashboard)
         self._uvicorn = UvicornConfig(
             app=asgi,
             lifespan="off",

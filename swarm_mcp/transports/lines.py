@@ -128,7 +128,7 @@ class LineListener:
                 idle_timeout=config.idle_timeout or None,
             )
             await serve_line_connection(
-                reader, writer, Session(self.app.identity, self.registry, self.transport), stopping=self.app.stopping,
+                reader, writer, Session(self.app.identity, self.registry, self.transport, self.app.surface), stopping=self.app.stopping,
                 shutdown_grace=config.shutdown_grace, max_line_bytes=config.max_line_bytes, limits=limits,
             )
         finally:
@@ -189,5 +189,23 @@ class LineListener:
         writer.write(encode_error(request_id, RpcError(
             UNAUTHORIZED, f"Unauthorized ({reason}): this server requires its bearer token on every connection; {_HOW}.",
         )))
+        await _linger(reader, writer)
         return False
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, seconds: float = 1.0,
+                  max_bytes: int = 1 << 20) -> None:
+    """Half-close, then read and drop what the peer had already sent (at most `max_bytes`, for at
+    most `seconds`), so the close that follows is a FIN and not a RST: a RST, which closing a socket
+    with unread input sends, can destroy the error line in the peer's buffer before it reads it."""
+    try:
+        await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+        with anyio.move_on_after(seconds):
+            dropped = 0
+            while dropped < max_bytes and (chunk := await reader.read(65536)):
+                dropped += len(chunk)
+    except (ConnectionError, OSError):
+        pass
 

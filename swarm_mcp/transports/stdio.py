@@ -148,7 +148,7 @@ async def serve_stdio(app: App, registry: ToolRegistry) -> None:
                 await serve_line_connection(
                     reader,
                     sink,
-                    Session(app.identity, registry, "stdio"),
+                    Session(app.identity, registry, "stdio", app.surface),
                     stopping=app.stopping,
                     shutdown_grace=app.config.shutdown_grace,
                     max_line_bytes=app.config.max_line_bytes,

@@ -1,5 +1,5 @@
-"""Fixtures for the real external clients: the npm install (once per cache), the Inspector, and a
-sandboxed Claude Code per test."""
+"""Fixtures for the real external clients: the npm install (once per cache), the Inspector, a
+sandboxed Claude Code per test, and the official conformance suite."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from external_clients import (
     ClaudeSandbox,
+    Conformance,
     Inspector,
     InstallFailed,
     NpmClients,
     Tripwire,
     install_clients,
+    install_conformance,
     npm_cache_root,
     running_tripwire,
 )
@@ -56,3 +58,15 @@ def claude_sandbox(npm_clients: NpmClients, tripwire: Tripwire, tmp_path: Path) 
     home.mkdir()
     project.mkdir()
     return ClaudeSandbox(npm_clients, home=home, cwd=project, tripwire=tripwire)
+
+
+@pytest.fixture(scope="session")
+def conformance() -> Conformance:
+    """The pinned conformance suite and its Node 22, installed under the npm cache folder on first use."""
+    if shutil.which("npm") is None:
+        requirement_missing("npm not on PATH: the conformance suite is installed from the npm registry")
+    root = npm_cache_root(os.environ) / "conformance"
+    try:
+        return install_conformance(root)
+    except InstallFailed as exc:
+        pytest.fail(f"installing the conformance suite into {root} failed:\n{exc}", pytrace=False)

@@ -1,4 +1,5 @@
-"""The real Claude Code 2.1.197 binary, sandboxed and offline, connects to our server and calls our tools.
+"""The real Claude Code 2.1.197 binary, sandboxed and offline, connects to our server, calls our
+tools, runs our prompts as slash commands and reads our resources.
 
 Every run gets a throwaway HOME and project folder, no credentials, and a tripwire proxy for any
 connection to the outside; each test ends by asserting that Claude Code never tried one.
@@ -20,6 +21,8 @@ import pytest
 from external_clients import ClaudeSandbox, mcp_list_status, tail, wait_until
 from messages_standin import MessagesStandIn, running_standin
 from support import REPO_ROOT, SERVE, log_events, server_output, spawn_stdio, tcp_server
+
+from swarm_mcp.client import LineClient
 
 pytestmark = pytest.mark.slow
 
@@ -218,6 +221,57 @@ def test_swarm_mcp_claude_attach_makes_the_real_binary_call_a_running_daemon_ove
         assert tool_result_payload(results[0])["storage"]["data_dir"] == str(daemon_home), why()
     # the daemon has exited, so its log is complete
     assert tool_calls(log_events(server_output(daemon_home)[1])) == [("features_detect", "http", "ok")], why()
+    claude_sandbox.assert_stayed_offline()
+
+
+def user_texts(standin: MessagesStandIn) -> list[str]:
+    """Every text a user turn carried in any Messages request Claude Code sent."""
+    texts: list[str] = []
+    for request in list(standin.requests):
+        for message in request.body.get("messages", []) if isinstance(request.body, dict) else []:
+            if message.get("role") != "user":
+                continue
+            content = message["content"]
+            parts = [content] if isinstance(content, str) else [p.get("text", "") for p in content if p.get("type") == "text"]
+            texts += [part for part in parts if part]
+    return texts
+
+
+def test_claude_code_runs_our_review_prompt_as_a_slash_command_and_reads_a_resource(
+    claude_sandbox: ClaudeSandbox, tmp_path: Path
+) -> None:
+    """`/mcp__<server>__review <taskId>` resolves only through prompts/list and renders through
+    prompts/get; the scripted model then reads `swarm://swarms/<id>` with Claude Code's
+    ReadMcpResourceTool, and the resource's JSON comes back as the tool result."""
+    daemon_home, launcher_home = tmp_path / "daemon", tmp_path / "launcher"
+    daemon_home.mkdir()
+    with tcp_server(daemon_home) as (port, _process):
+        with LineClient.connect("127.0.0.1", port) as line:
+            line.initialize()
+            swarm = line.call_tool("swarm_init", {"topology": "star", "maxAgents": 2, "name": "seen-by-claude"})
+            swarm_id = swarm["structuredContent"]["swarm"]["swarm_id"]
+            line.call_tool("agent_spawn", {"swarmId": swarm_id, "type": "coder"})
+            task = line.call_tool("task_orchestrate", {"task": "Write the parser", "swarmId": swarm_id, "subtasks": [
+                {"id": "write", "description": "Write the parser", "type": "code"}]})["structuredContent"]["task"]["task_id"]
+            claim = line.call_tool("task_claim", {"swarmId": swarm_id})["structuredContent"]
+            line.call_tool("task_complete", {"taskId": claim["subtask_id"], "result": {"file": "parser-7f3a.py"}})
+        uri = f"swarm://swarms/{swarm_id}"
+        standin = MessagesStandIn("ReadMcpResourceTool", {"server": "swarm-http", "uri": uri}, final_text="Reviewed.")
+        with running_standin(standin):
+            why = diagnostics(claude_sandbox, standin=standin)
+            done = claude_sandbox.run(
+                [*SWARM_MCP, "claude", "--data-dir", str(launcher_home), "--attach", f"http://127.0.0.1:{port}/mcp",
+                 "-p", f"/mcp__swarm-http__review {task}", "--allowedTools", "ReadMcpResourceTool"],
+                env=print_mode_env(claude_sandbox, standin), timeout=120, diagnostics=why,
+            )
+            assert done.returncode == 0 and done.stdout.strip() == "Reviewed.", why()
+            review = [text for text in user_texts(standin) if "parser-7f3a.py" in text]
+            assert review and task in review[0], f"the review prompt's text never reached the model\n{why()}"
+            results = standin.tool_results()
+            assert len(results) == 1 and not results[0].get("is_error"), why()
+            read = tool_result_payload(results[0])
+            assert read["contents"][0]["uri"] == uri, why()
+            assert json.loads(read["contents"][0]["text"])["name"] == "seen-by-claude", why()
     claude_sandbox.assert_stayed_offline()
 
 

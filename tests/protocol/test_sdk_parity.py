@@ -50,6 +50,46 @@ def note(method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     return message
 
 
+def surface(meta: dict[str, Any] | None = None, first: int = 20) -> list[dict[str, Any]]:
+    """The surface's methods, well-formed and not, with `_meta` (the 2026 envelope) when given."""
+    m = {"_meta": meta} if meta is not None else {}
+    calls: list[tuple[str, dict[str, Any] | None]] = [
+        ("resources/list", {**m}),
+        ("resources/list", {"cursor": "not-ours", **m}),
+        ("resources/list", {"cursor": 3, **m}),
+        ("resources/templates/list", {**m}),
+        ("resources/read", {"uri": "memory://default/missing", **m}),
+        ("resources/read", {"uri": "test://static-text", **m}),
+        ("resources/read", {"uri": "swarm://swarms/swarm-none", **m}),
+        ("resources/read", {"uri": "memory://default", **m}),
+        ("resources/read", {**m}),
+        ("resources/read", {"uri": 5, **m}),
+        ("prompts/list", {**m}),
+        ("prompts/get", {"name": "work", **m}),
+        ("prompts/get", {"name": "orchestrate", "arguments": {"objective": "Ship it", "topology": "ring"}, **m}),
+        ("prompts/get", {"name": "orchestrate", **m}),
+        ("prompts/get", {"name": "review", "arguments": {"taskId": "task-none"}, **m}),
+        ("prompts/get", {"name": "nope", **m}),
+        ("prompts/get", {"name": "work", "arguments": {"swarmId": 3}, **m}),
+        ("prompts/get", {**m}),
+        ("completion/complete", {"ref": {"type": "ref/prompt", "name": "orchestrate"},
+                                 "argument": {"name": "topology", "value": "m"}, **m}),
+        ("completion/complete", {"ref": {"type": "ref/resource", "uri": "memory://{namespace}/{key}"},
+                                 "argument": {"name": "key", "value": ""}, "context": {"arguments": {"namespace": "x"}}, **m}),
+        ("completion/complete", {"ref": {"type": "ref/prompt", "name": "test_prompt_with_arguments"},
+                                 "argument": {"name": "arg1", "value": "test"}, **m}),
+        ("completion/complete", {"ref": {"type": "ref/prompt"}, "argument": {"name": "a", "value": ""}, **m}),
+        ("completion/complete", {"ref": {"name": "work"}, "argument": {"name": "a", "value": ""}, **m}),
+        ("completion/complete", {"ref": {"type": "ref/resource", "uri": "x"}, "argument": {"name": "a"}, **m}),
+        ("completion/complete", {"ref": {"type": "ref/resource", "uri": "x"}, "argument": {"name": "a", "value": ""},
+                                 "context": {"arguments": {"a": 1}}, **m}),
+    ]
+    return [req(first + n, method, params) for n, (method, params) in enumerate(calls)]
+
+
+SURFACE = surface()
+
+
 def legacy(version: str) -> list[dict[str, Any]]:
     return [
         req(1, "initialize", initialize_params(version)),
@@ -66,6 +106,15 @@ def legacy(version: str) -> list[dict[str, Any]]:
         req(11, "tools/call", {"name": "echo", "arguments": {"text": 5}}),
         req(12, "initialize", initialize_params("2025-06-18")),
         req(13, "tools/list", {"cursor": 5}),
+        *SURFACE,
+        req(50, "resources/subscribe", {"uri": "swarm://swarms/none"}),
+        req(51, "resources/subscribe", {}),
+        req(52, "resources/unsubscribe", {"uri": "swarm://swarms/none"}),
+        req(53, "resources/unsubscribe", {"uri": 7}),
+        req(54, "logging/setLevel", {"level": "debug"}),
+        req(55, "logging/setLevel", {"level": "loud"}),
+        req(56, "logging/setLevel", {}),
+        req(57, "subscriptions/listen", {"notifications": {"resourcesListChanged": True}}),
     ]
 
 
@@ -98,6 +147,14 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
         req(12, "tools/call", {"_meta": MOD}),
         req(13, "server/discover", {"_meta": {**MOD, "io.modelcontextprotocol/protocolVersion": "2025-06-18"}}),
         req(14, "tools/call", {"name": "nope", "arguments": {}, "_meta": MOD}),
+        *surface(MOD),
+        req(60, "resources/subscribe", {"uri": "swarm://swarms/none", "_meta": MOD}),
+        req(61, "logging/setLevel", {"level": "debug", "_meta": MOD}),
+        req(62, "resources/read", {"uri": "memory://default/missing",
+                                   "_meta": {**MOD, "io.modelcontextprotocol/logLevel": "info"}}),
+        req(63, "resources/list", {"_meta": {**MOD, "io.modelcontextprotocol/logLevel": "loud"}}),
+        req(64, "subscriptions/listen", {"_meta": MOD}),
+        req(65, "subscriptions/listen", {"notifications": {"resourceSubscriptions": "x"}, "_meta": MOD}),
     ],
     "modern-probe-with-unknown-version": [
         req(1, "server/discover", {"_meta": {**MOD, "io.modelcontextprotocol/protocolVersion": "2099-01-01"}}),
@@ -121,7 +178,7 @@ async def _replies_until(receive: Any, request_id: int | None) -> list[dict[str,
 
 async def play_ours(registry: ToolRegistry, app: Any, script: list[dict[str, Any]]) -> list[dict[str, Any]]:
     replies: list[dict[str, Any]] = []
-    async with LineHarness(Session(app.identity, registry, "test")) as h:
+    async with LineHarness(Session(app.identity, registry, "test", app.surface)) as h:
         for message in script:
             h.send(message)
             replies += await _replies_until(h.receive, message.get("id"))

@@ -20,7 +20,9 @@ from swarm_mcp.client import LineClient, initialize_params
 def test_a_stdio_session_lists_and_calls_tools(tmp_path: Path) -> None:
     with spawn_stdio(tmp_path) as client:
         init = client.initialize()
-        assert init["serverInfo"]["name"] == "swarm-mcp" and init["capabilities"] == {"tools": {"listChanged": False}}
+        assert init["serverInfo"]["name"] == "swarm-mcp"
+        assert init["capabilities"] == {"tools": {"listChanged": False}, "resources": {"subscribe": True, "listChanged": True},
+                                        "prompts": {"listChanged": False}, "completions": {}, "logging": {}}
         names = [t["name"] for t in client.request("tools/list")["tools"]]
         assert "features_detect" in names
         result = client.call_tool("features_detect", {"category": "storage"})
@@ -237,7 +239,7 @@ def test_a_signal_while_a_request_is_in_flight_answers_it_and_exits_zero(tmp_pat
         time.sleep(1.0)  # training is running
         assert client.process is not None
         client.process.send_signal(signal.SIGTERM)
-        reply = client.receive()
+        reply = client.receive_reply()
         assert client.process.wait(timeout=10) == 0
     assert reply["id"] == 99, reply
     assert reply.get("error", {}).get("code") == -32000 or reply["result"]["structuredContent"]["stopped_by"] == "cancelled", reply
