@@ -20,7 +20,8 @@ import re
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +98,7 @@ class SwarmEngine:
         self._wakes: dict[str, Wakeup] = {}
         self._faults: dict[str, Exception] = {}
         self._experience = anyio.Event()
+        self._manual_training = 0  # while above 0, the background trainer leaves rounds to the caller
         self._root: Supervisor | None = None
         self.running = False
 
@@ -455,11 +457,24 @@ class SwarmEngine:
             while True:
                 await self._experience.wait()
                 await anyio.sleep(self.config.train_interval)  # gather more experiences into one round
+                if self._manual_training:
+                    continue
                 self._experience = anyio.Event()
                 await self.train_pending()
         finally:
             with anyio.CancelScope(shield=True):
                 await self.save_brains(force=True)
+
+    @contextmanager
+    def manual_training(self) -> Iterator[None]:
+        """While held, the background trainer runs no rounds: the caller trains (`train_pending`)
+        at points of its choosing, so a synthetic workload's result does not depend on how fast
+        the machine is."""
+        self._manual_training += 1
+        try:
+            yield
+        finally:
+            self._manual_training -= 1
 
     async def train_pending(self) -> int:
         """One training round for every swarm with untrained experiences; agents trained."""

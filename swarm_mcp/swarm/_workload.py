@@ -60,38 +60,46 @@ class WorkloadResult:
 async def run_skill_workload(engine: SwarmEngine, *, routing: str, tasks: int = 600, per_type: int = 2,
                              seed: int = 0, train_every: int = 10, window: int = 50) -> WorkloadResult:
     """Run the workload on a new swarm of `engine` (destroyed afterwards) and return every outcome."""
-    board = engine.board
     swarm, _ = await engine.create_swarm(topology="star", max_agents=per_type * len(SKILLS), strategy="balanced",
                                          routing=routing, pattern="adaptive", name=f"skill-workload-{routing}")
-    try:
-        for agent_type in SKILLS:
-            for _ in range(per_type):
-                await engine.spawn(swarm.id, agent_type, capabilities=["general"])
-        rng = random.Random(seed)
-        kinds = list(next(iter(SKILLS.values())))
-        result = WorkloadResult(routing, [], 0.0, window, {t: [0, 0] for t in SKILLS})
-        started = time.perf_counter()
-        for n in range(tasks):
-            kind = rng.choice(kinds)
-            text = _VERBS[kind].format(rng.choice(_SUBJECTS))
-            await board.orchestrate(text, swarm_id=swarm.id, subtasks=[
-                {"id": "work", "description": text, "type": kind, "capabilities": ["general"]}])
-            claim = await board.claim(swarm_id=swarm.id)
-            assert claim is not None, "an orchestrated subtask is claimable at once"
-            agent = engine.agents[claim.subtask.agent_id or ""]
-            success = rng.random() < SKILLS[agent.type][kind]
-            if success:
-                await board.complete(claim.subtask.id, f"{text}: done")
-            else:
-                await board.fail(claim.subtask.id, "the hidden skill profile said no", retry=False)
-            result.outcomes.append(success)
-            result.by_agent_type[agent.type][0 if success else 1] += 1
-            if engine.brains is not None and (n + 1) % train_every == 0:
-                await engine.train_pending()
-        result.seconds = time.perf_counter() - started
-        return result
-    finally:
-        await engine.destroy_swarm(swarm.id)
+    # brains train every `train_every` tasks and at no other time, however fast the machine is
+    with engine.manual_training():
+        try:
+            return await _run_skills(engine, swarm.id, routing=routing, tasks=tasks, per_type=per_type, seed=seed,
+                                     train_every=train_every, window=window)
+        finally:
+            await engine.destroy_swarm(swarm.id)
+
+
+async def _run_skills(engine: SwarmEngine, swarm_id: str, *, routing: str, tasks: int, per_type: int, seed: int,
+                      train_every: int, window: int) -> WorkloadResult:
+    board = engine.board
+    for agent_type in SKILLS:
+        for _ in range(per_type):
+            await engine.spawn(swarm_id, agent_type, capabilities=["general"])
+    rng = random.Random(seed)
+    kinds = list(next(iter(SKILLS.values())))
+    result = WorkloadResult(routing, [], 0.0, window, {t: [0, 0] for t in SKILLS})
+    started = time.perf_counter()
+    for n in range(tasks):
+        kind = rng.choice(kinds)
+        text = _VERBS[kind].format(rng.choice(_SUBJECTS))
+        await board.orchestrate(text, swarm_id=swarm_id, subtasks=[
+            {"id": "work", "description": text, "type": kind, "capabilities": ["general"]}])
+        claim = await board.claim(swarm_id=swarm_id)
+        assert claim is not None, "an orchestrated subtask is claimable at once"
+        agent = engine.agents[claim.subtask.agent_id or ""]
+        success = rng.random() < SKILLS[agent.type][kind]
+        if success:
+            await board.complete(claim.subtask.id, f"{text}: done")
+        else:
+            await board.fail(claim.subtask.id, "the hidden skill profile said no", retry=False)
+        result.outcomes.append(success)
+        result.by_agent_type[agent.type][0 if success else 1] += 1
+        if engine.brains is not None and (n + 1) % train_every == 0:
+            await engine.train_pending()
+    result.seconds = time.perf_counter() - started
+    return result
 
 
 # -- domain transfer --------------------------------------------------------------------------------
