@@ -8,7 +8,9 @@ finished attempt) are written at most once per `interval`, not with every commit
 rewrote a 2 KB agent record per agent per commit, most of each commit's bytes. Their counters can
 lag a crash by one interval; the subtask's own record, with its result, never does.
 Concurrent waiters share one transaction, which is what makes thousands of durable completions
-per second affordable. A failed commit keeps every change dirty for the next try and fails the
+per second affordable; before each commit the loop gets a few turns, while they bring more waiters,
+so that requests already read join it (with 8 clients: 3.7 completions per commit instead of 1.8,
+and 1,550 -> 2,200-2,400 claim/complete pairs per second). A failed commit keeps every change dirty for the next try and fails the
 waiters of that batch with the store's error.
 """
 
@@ -19,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import anyio
+import anyio.lowlevel
 import structlog
 from anyio.abc import TaskStatus
 
@@ -104,12 +107,23 @@ class Persister:
                     with anyio.move_on_after(self.interval if self.dirty else 3600):
                         await self._wake.wait()
                 self._wake = anyio.Event()
+                await self._gather()
                 await self._flush(final=False)
                 if self._failed is not None:
                     await anyio.sleep(min(1.0, self.interval * 10))  # do not spin on a full disk
         finally:
             with anyio.CancelScope(shield=True):
                 await self._flush(final=True)
+
+    async def _gather(self) -> None:
+        """Let the requests already read join this commit: yield to the loop while each turn
+        brings another waiter (at most 8 turns). 8 clients completing at once then share one
+        commit rather than two or three."""
+        for _ in range(8):
+            wanted = self._wanted
+            await anyio.lowlevel.checkpoint()
+            if self._wanted == wanted:
+                return
 
     async def _flush(self, *, final: bool) -> None:
         generation = self._wanted
