@@ -2,7 +2,8 @@
 
 On a fresh Debian/Ubuntu machine, `ensure_packages()` installs what is missing with apt-get
 (as root): libfann-dev (C FANN 2.2.0), gcc, and tcmalloc (optional: only the LD_PRELOAD rows
-need it). `build_driver()` compiles bench/c/fann_bench.c into bench/results/ (git-ignored).
+need it). `build_driver()` compiles a driver from bench/c/ into bench/results/ (git-ignored);
+`machine()` describes the machine a result was measured on.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ("BENCH_C", "ensure_packages", "find_tcmalloc", "build_driver", "run_driver")
+__all__ = ("BENCH_C", "build_driver", "ensure_packages", "find_tcmalloc", "machine", "run_driver")
 
 BENCH_C = Path(__file__).resolve().parent / "c" / "fann_bench.c"
 FANN_HEADER = Path("/usr/include/fann.h")
@@ -89,12 +90,13 @@ def ensure_packages() -> str | None:
     return find_tcmalloc()
 
 
-def build_driver(results: Path) -> Path:
-    """Compile bench/c/fann_bench.c against libfloatfann into `results` (when the source changed)."""
+def build_driver(results: Path, source: Path = BENCH_C) -> Path:
+    """Compile a C FANN driver (bench/c/fann_bench.c unless `source` says another) against
+    libfloatfann into `results`, named after its source (when the source changed)."""
     results.mkdir(parents=True, exist_ok=True)
-    binary = results / "fann_bench"
-    if not binary.exists() or binary.stat().st_mtime < BENCH_C.stat().st_mtime:
-        cmd = ["gcc", "-O2", "-o", str(binary), str(BENCH_C), "-lfloatfann", "-lm"]
+    binary = results / source.stem
+    if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
+        cmd = ["gcc", "-O2", "-o", str(binary), str(source), "-lfloatfann", "-lm"]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise SystemExit(f"compiling the C FANN driver failed:\n{' '.join(cmd)}\n{done.stderr}")
@@ -107,6 +109,31 @@ def run_driver(binary: Path, *args: object) -> dict[str, Any]:
     if done.returncode != 0:
         raise SystemExit(f"{binary.name} {' '.join(map(str, args))} failed ({done.returncode}):\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict[str, Any]:
+    """The machine a benchmark ran on: CPU model, cores, memory, Python, JAX, numpy, date."""
+    import datetime
+    import platform
+    from importlib.metadata import version
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "jax": version("jax"),
+        "numpy": version("numpy"),
+        "date": datetime.date.today().isoformat(),
+    }
 
 
 def say(message: str) -> None:

@@ -24,11 +24,9 @@ one core each on a two-core machine, so expect noise).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -39,7 +37,7 @@ from typing import Any, NamedTuple
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _fann_setup import ensure_packages  # noqa: E402
+from _fann_setup import build_driver, ensure_packages, machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -70,17 +68,6 @@ TASKS = {
 def say(message: str) -> None:
     sys.stderr.write(f"[bench/cascade] {message}\n")
     sys.stderr.flush()
-
-
-def build_driver() -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    binary = RESULTS / "fann_cascade"
-    if not binary.exists() or binary.stat().st_mtime < DRIVER.stat().st_mtime:
-        cmd = ["gcc", "-O2", "-o", str(binary), str(DRIVER), "-lfloatfann", "-lm"]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise SystemExit(f"compiling the C FANN driver failed:\n{' '.join(cmd)}\n{done.stderr}")
-    return binary
 
 
 def start_c(binary: Path, task: Task, seeds: int) -> subprocess.Popen[str]:
@@ -149,23 +136,6 @@ def summary(task: Task, runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    from importlib.metadata import version
-
-    return {
-        "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "jax": version("jax"),
-        "date": datetime.date.today().isoformat(),
-    }  # fmt: skip
-
-
 def table(results: list[dict[str, Any]]) -> list[list[str]]:
     rows = [["task", "C reached (95%)", "ours reached (95%)", "diff", "ours `reached` agrees",
              "median neurons C / ours", "mean neurons C / ours", "median s/run C / ours", "targets"]]  # fmt: skip
@@ -195,7 +165,7 @@ def main() -> int:
     parser.add_argument("--algorithms", default="quickprop,rprop")
     args = parser.parse_args()
     ensure_packages()
-    binary = build_driver()
+    binary = build_driver(RESULTS, DRIVER)
     wanted = [t for name in args.tasks.split(",") for t in TASKS[name] if t.algorithm in args.algorithms.split(",")]
     results: dict[str, Any] = {"machine": machine(), "args": vars(args), "load_before": os.getloadavg()}
     out = []

@@ -36,10 +36,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -53,7 +51,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _fann_setup import build_driver, ensure_packages, run_driver, say  # noqa: E402
+from _fann_setup import build_driver, ensure_packages, machine, run_driver, say  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -373,28 +371,6 @@ def run_worker(
     if done.returncode != 0:
         raise SystemExit(f"worker {malloc}/{devices} failed ({done.returncode})")
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    from importlib.metadata import version
-
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "python": platform.python_version(),
-        "jax": version("jax"),
-        "numpy": np.__version__,
-        "date": datetime.date.today().isoformat(),
-    }
 
 
 def fmt(row: dict[str, Any]) -> str:
