@@ -59,6 +59,20 @@ async def running_app(
         yield app, build_registry(app)
 
 
+async def call(client: Any, tool: str, **arguments: Any) -> dict[str, Any]:
+    """A tool call through an MCP client that must succeed: its structured content."""
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, (tool, arguments, result.content[0].text)
+    return result.structured_content
+
+
+async def error_text(client: Any, tool: str, **arguments: Any) -> str:
+    """A tool call through an MCP client that must fail: its error text."""
+    result = await client.call_tool(tool, arguments)
+    assert result.is_error, result.structured_content
+    return result.content[0].text
+
+
 @asynccontextmanager
 async def mcp_client(home: Path, **kwargs: Any) -> AsyncIterator[tuple[Any, App]]:
     """The MCP SDK's in-memory client connected to a real daemon App (tools go through MCP)."""

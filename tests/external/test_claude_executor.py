@@ -17,7 +17,7 @@ from external_clients import ClaudeSandbox
 from held_standin import HeldStandIn
 from messages_standin import MessagesStandIn, running_standin
 from process_groups import live_members, wait_group_gone
-from support import config_for
+from support import call, config_for
 
 from swarm_mcp.app import App, open_app
 from swarm_mcp.client import HttpClient, McpError
@@ -45,12 +45,6 @@ async def daemon(home: Path, sandbox: ClaudeSandbox, standin: MessagesStandIn,
     async with open_app(config, environ=worker_env(sandbox, standin)) as app:
         async with Client(build_sdk_server(app, build_registry(app), transport="memory")) as client:
             yield client, app
-
-
-async def call(client: Any, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content[0].text
-    return result.structured_content
 
 
 async def claude_swarm(client: Any, agents: int = 1) -> str:

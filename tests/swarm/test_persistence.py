@@ -5,17 +5,9 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import Any
 
-import anyio
 import numpy as np
-from support import mcp_client, spawn_stdio
-
-
-async def call(client: Any, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content[0].text
-    return result.structured_content
+from support import call, mcp_client, spawn_stdio
 
 
 async def test_a_restarted_daemon_supervises_the_swarm_again_and_requeues_unfinished_work(tmp_path: Path) -> None:

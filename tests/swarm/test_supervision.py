@@ -4,16 +4,9 @@ escalate to the swarm's supervisor, which the engine restarts; both show in the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import anyio
-from support import FakeClock, mcp_client
-
-
-async def call(client: Any, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content[0].text
-    return result.structured_content
+from support import FakeClock, call, mcp_client
 
 
 async def wait_for(condition) -> None:

@@ -10,23 +10,11 @@ from typing import Any
 import anyio
 import orjson
 import pytest
-from support import FakeClock, mcp_client
+from support import FakeClock, call, error_text, mcp_client
 
 from swarm_mcp.app import App
 from swarm_mcp.swarm import WorkOutcome
 from swarm_mcp.swarm._workload import run_transfer_workload
-
-
-async def call(client: Any, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content[0].text
-    return result.structured_content
-
-
-async def error_text(client: Any, tool: str, **arguments: Any) -> str:
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error, result.structured_content
-    return result.content[0].text
 
 
 async def daa_swarm(client: Any, *agents: str, **init: Any) -> str:

@@ -8,24 +8,12 @@ from typing import Any
 
 import anyio
 import pytest
-from support import mcp_client
+from support import call, error_text, mcp_client
 
 from swarm_mcp.tools import neural as neural_tools
 
 XOR_IN = [[-1, -1], [-1, 1], [1, -1], [1, 1]]
 XOR_OUT = [[-1], [1], [1], [-1]]
-
-
-async def call(client: Any, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content[0].text
-    return result.structured_content
-
-
-async def error_text(client: Any, tool: str, **arguments: Any) -> str:
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error, result.structured_content
-    return result.content[0].text
 
 
 async def xor_network(client: Any, **extra: Any) -> str:

@@ -4,15 +4,8 @@ camelCase arguments; each one works here, and answers from real state."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from support import mcp_client
-
-
-async def call(client: Any, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, (tool, arguments, result.content[0].text)
-    return result.structured_content
+from support import call, mcp_client
 
 
 async def test_the_ruv_swarm_tool_calls_work_with_their_camel_case_arguments(tmp_path: Path) -> None:

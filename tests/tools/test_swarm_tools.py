@@ -8,21 +8,9 @@ from typing import Any
 
 import anyio
 import pytest
-from support import FakeClock, mcp_client
+from support import FakeClock, call, error_text, mcp_client
 
 from swarm_mcp.app import App
-
-
-async def call(client: Any, tool: str, **arguments: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content[0].text
-    return result.structured_content
-
-
-async def error_text(client: Any, tool: str, **arguments: Any) -> str:
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error, result.structured_content
-    return result.content[0].text
 
 
 async def swarm_with(client: Any, topology: str, *types: str, **extra: Any) -> tuple[str, list[str]]:
