@@ -64,16 +64,22 @@ def percentile(values: list[float], q: float) -> float:
 # -- measurements ---------------------------------------------------------------------------
 
 
+def first_tools_list(argv: list[str], home: str) -> tuple[LineClient, float]:
+    """Spawn a stdio session on data dir `home`: the client, and seconds to its first tools/list result."""
+    started = time.perf_counter()
+    client = LineClient.spawn(argv, env=server_env(home), stderr=subprocess.DEVNULL)
+    client.initialize()
+    client.request("tools/list")
+    return client, time.perf_counter() - started
+
+
 def cold_start(argv: list[str], runs: int) -> list[float]:
     """Seconds from spawn to the first tools/list result over stdio."""
     times = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as home:
-            started = time.perf_counter()
-            client = LineClient.spawn(argv, env=server_env(home), stderr=subprocess.DEVNULL)
-            client.initialize()
-            client.request("tools/list")
-            times.append(time.perf_counter() - started)
+            client, seconds = first_tools_list(argv, home)
+            times.append(seconds)
             client.close()
     return times
 
@@ -85,16 +91,10 @@ def attached_cold_start(argv: list[str], runs: int) -> dict[str, float]:
     attached, first = [], []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as home:
-            started = time.perf_counter()
-            owner = LineClient.spawn(argv, env=server_env(home), stderr=subprocess.DEVNULL)
-            owner.initialize()
-            owner.request("tools/list")
-            first.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            session = LineClient.spawn(argv, env=server_env(home), stderr=subprocess.DEVNULL)
-            session.initialize()
-            session.request("tools/list")
-            attached.append(time.perf_counter() - started)
+            owner, seconds = first_tools_list(argv, home)
+            first.append(seconds)
+            session, seconds = first_tools_list(argv, home)
+            attached.append(seconds)
             session.close()
             owner.close()
     return {"attached_median": statistics.median(attached), "first_session_median": statistics.median(first),
